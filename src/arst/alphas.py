@@ -1,0 +1,29 @@
+"""How training draws the alpha vector for each step: a pure function of (seed, step),
+so a resumed run draws exactly what an unbroken one would."""
+
+from __future__ import annotations
+
+import torch
+
+from .recipe import Recipe
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 7 + stream)
+
+
+def sample_alpha(recipe: Recipe, step: int, batch: int, seed: int) -> torch.Tensor:
+    """(1, n) for a per-batch alpha, (batch, n) per sample; values in [0, 1].
+
+    With probability alpha_onehot_prob the port uses the one-hot e_k, k = step mod n
+    (a cycle over the layers, not a random draw); otherwise U(0, 1) in every entry.
+    """
+    n = recipe.n_alpha
+    if recipe.alpha_fixed is not None:
+        return torch.tensor(recipe.alpha_fixed, dtype=torch.float32)[None]
+    rows = 1 if recipe.alpha_per == "batch" else batch
+    g = step_generator(seed, step, stream=1)
+    alpha = torch.rand(rows, n, generator=g)
+    onehot = torch.rand(rows, generator=g) < recipe.alpha_onehot_prob
+    cycle = torch.nn.functional.one_hot(torch.tensor(step % n), n).float()
+    return torch.where(onehot[:, None], cycle, alpha)

@@ -1,0 +1,95 @@
+"""Gram matrices, per-layer content and style losses, and the EMA-normalised objective."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .nn.vgg import VGGFeatures
+from .recipe import Recipe
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """F F^T / (C H W) per sample, in fp32 even under autocast: bf16 Grams lose the style signal."""
+    b, c, h, w = features.shape
+    with torch.autocast(features.device.type, enabled=False):
+        f = features.float().reshape(b, c, h * w)
+        return f @ f.transpose(1, 2) / (c * h * w)
+
+
+class EMANormalizer(nn.Module):
+    """The paper's replacement for hand-tuned weights.
+
+    Keeps E_l, an exponential moving average of each raw term L_l (starting from ones,
+    E <- rate * L + (1 - rate) * E after each step); term l is weighted by sum_i E_i / E_l,
+    a constant for autograd. `in_scope` marks the terms it covers; the others weigh 1.
+    """
+
+    def __init__(self, in_scope: list[bool], rate: float):
+        super().__init__()
+        self.rate = rate
+        self.register_buffer("value", torch.ones(len(in_scope)))
+        self.register_buffer("in_scope", torch.tensor(in_scope))
+
+    def ratios(self) -> torch.Tensor:
+        total = self.value[self.in_scope].sum()
+        return torch.where(self.in_scope, total / self.value, torch.ones_like(self.value))
+
+    @torch.no_grad()
+    def update(self, raw: torch.Tensor) -> None:
+        new = self.rate * raw.detach().float() + (1.0 - self.rate) * self.value
+        self.value.copy_(torch.where(self.in_scope, new, self.value))
+
+
+class Objective(nn.Module):
+    """One recipe's training loss: terms are [content, style layer 1, ..., style layer n]."""
+
+    def __init__(self, recipe: Recipe, vgg: VGGFeatures, style_image: torch.Tensor):
+        super().__init__()
+        self.vgg = vgg
+        self.content_layer = recipe.content_layer
+        self.style_layers = list(recipe.style_layers)
+        self.term_names = ["content", *self.style_layers]
+        self.register_buffer("scale", torch.tensor(
+            [recipe.content_weight] + [recipe.style_weight] * recipe.n_alpha))
+        self.ema = EMANormalizer([recipe.ema_scope == "all"] + [True] * recipe.n_alpha, recipe.ema_rate)
+        self.set_style(style_image)
+
+    @torch.no_grad()
+    def set_style(self, style_image: torch.Tensor) -> None:
+        """The style Grams are computed once, not at every step."""
+        feats = self.vgg(style_image)
+        self.style_grams = [gram(feats[name]) for name in self.style_layers]
+
+    def to(self, *args, **kwargs):
+        out = super().to(*args, **kwargs)
+        self.style_grams = [g.to(*args, **kwargs) for g in self.style_grams]
+        return out
+
+    def mse(self, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+        """Unweighted per-sample losses (B, 1 + n): content MSE, then each layer's Gram MSE."""
+        out_feats = self.vgg(output)
+        with torch.no_grad():
+            target = self.vgg(content)[self.content_layer]
+        losses = [(out_feats[self.content_layer].float() - target.float()).pow(2).mean(dim=(1, 2, 3))]
+        for name, style_gram in zip(self.style_layers, self.style_grams):
+            losses.append((gram(out_feats[name]) - style_gram).pow(2).mean(dim=(1, 2)))
+        return torch.stack(losses, dim=1)
+
+    def combine(self, mse: torch.Tensor, alpha: torch.Tensor):
+        """(total, raw, terms): the loss; the raw per-term losses (scaled by the fixed weights,
+        batch means: what the EMA tracks); the weighted per-sample terms (B, 1 + n).
+
+        alpha (B, n) or (1, n) weights the style terms per sample; content has alpha 1.
+        """
+        raw = mse * self.scale
+        ones = torch.ones_like(alpha[:, :1])
+        terms = raw * torch.cat([ones, alpha.to(raw.dtype)], dim=1) * self.ema.ratios()
+        return terms.sum(dim=1).mean(), raw.detach().mean(dim=0), terms
+
+
+def gradient_cosine(output: torch.Tensor, content_term: torch.Tensor, style_term: torch.Tensor) -> float:
+    """Cosine between d(content)/d(output) and d(style)/d(output): near -1, the two fight."""
+    g_content, = torch.autograd.grad(content_term, output, retain_graph=True)
+    g_style, = torch.autograd.grad(style_term, output, retain_graph=True)
+    return torch.nn.functional.cosine_similarity(g_content.flatten(), g_style.flatten(), dim=0).item()

@@ -1,0 +1,1 @@
+"""Networks: the stylizing network T, its conditioners, and the VGG loss network."""

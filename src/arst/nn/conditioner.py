@@ -1,0 +1,74 @@
+"""Conditioners: alpha (one weight per style layer) -> the gamma and beta of every CIN."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+def cin_layout(norm_channels: "OrderedDict[str, int]", order: str) -> "OrderedDict[str, slice]":
+    """Where each CIN's channels sit in the conditioner's gamma (and beta) vector.
+
+    `forward` packs them in network order. `prudnikov` is the port's order: conv1..3,
+    res1..res(n-2), up1, up2, then the last two residual blocks (for 7 blocks: res6 at
+    1600:1856, res7 at 1856:2112).
+    """
+    names = list(norm_channels)
+    if order == "prudnikov":
+        res = sorted({n.split(".")[0] for n in names if n.startswith("res")}, key=lambda s: int(s[3:]))
+        late = tuple(f"{r}." for r in res[-2:])
+        names = [n for n in names if not n.startswith(late)] + [n for n in names if n.startswith(late)]
+    layout, start = OrderedDict(), 0
+    for name in names:
+        layout[name] = slice(start, start + norm_channels[name])
+        start += norm_channels[name]
+    return layout
+
+
+class SubtractBlock(nn.Module):
+    """The port's residual block: x - ReLU(W2 ReLU(W1 x)). The minus sign is as shipped."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - torch.relu(self.fc2(torch.relu(self.fc1(x))))
+
+
+class Conditioner(nn.Module):
+    """Maps alpha (B, n) to gamma, beta (B, C), each CIN's slice given by `layout`.
+
+    `prudnikov`: the port's 1x1 convolutions on a 1x1 map, which are dense layers (nn.Linear
+    has the same default init and draws the same random numbers), n -> width, ReLU, `depth`
+    SubtractBlocks, width -> 2C; gamma is used as is.
+    `mlp`: the paper's Table 1, n -> width, `depth` dense width -> width, -> 2C, ReLU after
+    all but the last, whose bias starts at gamma = 1, beta = 0.
+    """
+
+    def __init__(self, kind: str, n_alpha: int, layout: "OrderedDict[str, slice]", width=1000, depth=4):
+        super().__init__()
+        self.layout = layout
+        self.channels = max(s.stop for s in layout.values())
+        if kind == "prudnikov":
+            body = [nn.Linear(n_alpha, width), nn.ReLU()] + [SubtractBlock(width) for _ in range(depth)]
+        else:
+            body = [nn.Linear(n_alpha, width), nn.ReLU()]
+            for _ in range(depth):
+                body += [nn.Linear(width, width), nn.ReLU()]
+        self.body = nn.Sequential(*body)
+        self.head = nn.Linear(width, 2 * self.channels)
+        self.kind = kind
+
+    def reset_head_to_identity(self, std: float) -> None:
+        nn.init.normal_(self.head.weight, 0.0, std)
+        with torch.no_grad():
+            self.head.bias[: self.channels] = 1.0
+            self.head.bias[self.channels:] = 0.0
+
+    def forward(self, alpha: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        out = self.head(self.body(alpha))
+        gamma, beta = out[:, : self.channels], out[:, self.channels:]
+        return {name: (gamma[:, s], beta[:, s]) for name, s in self.layout.items()}

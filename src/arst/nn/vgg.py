@@ -1,0 +1,125 @@
+"""The frozen VGG loss network, returning post-ReLU features by their true names."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from ..errors import DataError, FetchError
+
+log = logging.getLogger("arst")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_WEIGHTS = {"vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1,
+            "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1}
+
+
+def layer_names(features: nn.Sequential) -> dict[str, int]:
+    """relu{block}_{conv} -> index in `features`, counted the way the VGG paper names them."""
+    names, block, conv = {}, 1, 0
+    for index, module in enumerate(features):
+        if isinstance(module, nn.Conv2d):
+            conv += 1
+        elif isinstance(module, nn.ReLU):
+            names[f"relu{block}_{conv}"] = index
+        elif isinstance(module, nn.MaxPool2d):
+            block, conv = block + 1, 0
+    return names
+
+
+def weights_file(arch: str) -> Path:
+    """Where torchvision's weights API caches this network (under $TORCH_HOME)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(_WEIGHTS[arch].url).name
+
+
+def describe_weights(weights: str, seed: int = 0) -> str:
+    """The label every output carries: a verdict on random features is no verdict on the paper."""
+    if weights == "random":
+        return f"random(seed={seed})"
+    if weights == "imagenet":
+        return "imagenet"
+    return f"file:{Path(weights).name}"
+
+
+class VGGFeatures(nn.Module):
+    """VGG-16/19 `features`, cut after the deepest layer asked for, frozen, in eval mode.
+
+    weights: "imagenet" (torchvision's weights API and cache), "random" (seeded Kaiming
+    normal, fan-in, so activations keep their scale through depth), or a state-dict path
+    in torchvision's format.
+    """
+
+    def __init__(self, arch: str, layers, weights: str = "random", seed: int = 0):
+        super().__init__()
+        if arch not in _WEIGHTS:
+            raise DataError(f"unknown loss network {arch!r}; expected one of {sorted(_WEIGHTS)}")
+        full = getattr(torchvision.models, arch)(weights=None).features
+        index = layer_names(full)
+        unknown = [name for name in layers if name not in index]
+        if unknown:
+            raise DataError(f"{arch} has no layer(s) {unknown}; it has {list(index)}")
+        self.layers = {name: index[name] for name in layers}
+        depth = max(self.layers.values()) + 1
+        self.features = full[:depth]
+        for m in self.features:
+            if isinstance(m, nn.ReLU):
+                m.inplace = False  # the post-ReLU tensors are kept as features
+        self.kind = describe_weights(weights, seed)
+        self._load(arch, weights, seed)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+        self.requires_grad_(False)
+        self.eval()
+
+    def _load(self, arch: str, weights: str, seed: int) -> None:
+        if weights == "random":
+            generator = torch.Generator().manual_seed(seed)
+            for m in self.features:
+                if isinstance(m, nn.Conv2d):
+                    fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+                    with torch.no_grad():
+                        m.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=generator)
+                        m.bias.zero_()
+            log.warning("loss network %s has RANDOM weights (%s): outputs are labelled as such",
+                        arch, self.kind)
+            return
+        if weights == "imagenet":
+            path = weights_file(arch)
+            if not path.is_file():
+                raise FetchError(
+                    f"ImageNet weights for {arch} not found at {path}. Download "
+                    f"{_WEIGHTS[arch].url} to that file (or run `arst fetch-vgg --arch {arch} "
+                    f"--torch-home DIR` with TORCH_HOME=DIR), or set the loss weights to a "
+                    f"state-dict path or to 'random'")
+            state = _WEIGHTS[arch].get_state_dict(progress=False, check_hash=True)
+        else:
+            path = Path(weights)
+            if not path.is_file():
+                raise DataError(f"loss-network weights file not found: {path}")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        prefix = "features."
+        own = {k[len(prefix):]: v for k, v in state.items()
+               if k.startswith(prefix) and int(k.split(".")[1]) < len(self.features)}
+        missing = set(self.features.state_dict()) - set(own)
+        if missing:
+            raise DataError(f"weights for {arch} lack {sorted(missing)} (file {path})")
+        self.features.load_state_dict(own)
+
+    def train(self, mode: bool = True) -> "VGGFeatures":
+        return super().train(False)  # frozen: never leaves eval mode
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """image in 0..255 -> {layer name: post-ReLU activation}."""
+        x = (image - self.mean) / self.std
+        wanted = {i: name for name, i in self.layers.items()}
+        out = {}
+        for i, module in enumerate(self.features):
+            x = module(x)
+            if i in wanted:
+                out[wanted[i]] = x
+        return out

@@ -1,0 +1,67 @@
+"""Checkpoint -> stylized images, for any alpha and content images of any size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import load_model
+from .data.images import load_content_image, save_image
+from .errors import ConfigError
+from .nn.model import AdjustableStyleTransfer
+from .recipe import Recipe
+from .runtime import Runtime
+
+
+def parse_alpha(value: str | Sequence[float] | None, recipe: Recipe, source: str = "alpha") -> torch.Tensor:
+    """'0.5,1,0' or a sequence -> (1, n); None -> the recipe's inference alpha.
+    The length must match the recipe's style layers."""
+    if value is None:
+        values = list(recipe.default_alpha)
+    elif isinstance(value, str):
+        try:
+            values = [float(v) for v in value.replace(" ", "").split(",") if v]
+        except ValueError:
+            raise ConfigError(f"{source} = {value!r}: expected comma-separated numbers") from None
+    else:
+        values = [float(v) for v in value]
+    if len(values) != recipe.n_alpha:
+        raise ConfigError(
+            f"{source} = {values} has {len(values)} values, but recipe {recipe.name!r} has "
+            f"{recipe.n_alpha} style layers ({', '.join(recipe.style_layers)})")
+    return torch.tensor(values, dtype=torch.float32)[None]
+
+
+@torch.no_grad()
+def stylize_tensor(model: AdjustableStyleTransfer, image: torch.Tensor, alpha: torch.Tensor,
+                   runtime: Runtime | None = None) -> torch.Tensor:
+    """(B, 3, H, W) in 0..255 -> same size, float, unclamped (the baseline's output is
+    unbounded; it is clamped only when saved). Padded by reflection to a multiple of 4 so
+    the two stride-2 convolutions and upsamplings give back H x W."""
+    runtime = runtime or Runtime(torch.device("cpu"))
+    h, w = image.shape[-2:]
+    pad_h, pad_w = (-h) % 4, (-w) % 4
+    x = runtime.images(image)
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+    with runtime.autocast():
+        y = model(x, alpha.to(runtime.device))
+    return y[..., :h, :w].float()
+
+
+def stylize_files(checkpoint: str | Path, inputs: Sequence[str | Path], outputs: Sequence[str | Path],
+                  alpha: str | Sequence[float] | None = None, runtime: Runtime | None = None) -> list[Path]:
+    if len(inputs) != len(outputs):
+        raise ConfigError(f"{len(inputs)} inputs but {len(outputs)} outputs")
+    runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
+    model, meta = load_model(checkpoint)
+    model = runtime.module(model)
+    a = parse_alpha(alpha, meta["recipe"], source=f"alpha for {checkpoint}")
+    written = []
+    for src, dst in zip(inputs, outputs):
+        save_image(stylize_tensor(model, load_content_image(src), a, runtime).cpu(), dst)
+        written.append(Path(dst))
+    return written

@@ -1,0 +1,213 @@
+"""The one training loop every recipe runs: checkpoint, resume, log.
+
+Everything random in a step (which images, which alpha) is a pure function of (seed,
+step), so a run resumed from a checkpoint at step k continues exactly as an unbroken one.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from . import checkpoint
+from .alphas import sample_alpha, step_generator
+from .data.images import ContentCache, load_style
+from .errors import ConfigError, TrainingDiverged
+from .io import atomic_path
+from .losses import Objective, gradient_cosine
+from .nn.model import build_model
+from .nn.vgg import VGGFeatures
+from .recipe import Recipe
+from .runtime import Runtime
+
+log = logging.getLogger("arst")
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item k is the uint8 batch of training step k: the sample stream runs through the
+    images in order (or a seeded permutation per epoch), batches may straddle epochs."""
+
+    def __init__(self, cache: ContentCache, batch: int, shuffle: bool, seed: int):
+        self.cache, self.batch, self.shuffle, self.seed = cache, batch, shuffle, seed
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def indices(self, step: int) -> list[int]:
+        n, out = len(self.cache), []
+        for position in range(step * self.batch, (step + 1) * self.batch):
+            epoch, offset = divmod(position, n)
+            if self.shuffle:
+                order = torch.randperm(n, generator=step_generator(self.seed, epoch, stream=2))
+                out.append(int(order[offset]))
+            else:
+                out.append(offset)
+        return out
+
+    def __getitem__(self, step: int) -> torch.Tensor:
+        return self.cache.batch(self.indices(step))
+
+
+@dataclass
+class TrainLog:
+    """Per-step rows, kept on the device between flushes so the hot loop never syncs."""
+
+    path: Path
+    columns: list[str]
+
+    def __post_init__(self):
+        self.pending: list[torch.Tensor] = []
+
+    def truncate(self, start_step: int) -> None:
+        """Drop rows a killed run wrote past its last checkpoint."""
+        rows = []
+        if self.path.exists():
+            with open(self.path, newline="") as f:
+                rows = [r for r in csv.reader(f)][1:]
+            rows = [r for r in rows if r and int(float(r[0])) < start_step]
+        with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(self.columns)
+            writer.writerows(rows)
+
+    def add(self, row: torch.Tensor) -> None:
+        self.pending.append(row)
+
+    def flush(self) -> list[list[float]]:
+        if not self.pending:
+            return []
+        rows = torch.stack(self.pending).cpu().tolist()
+        self.pending.clear()
+        bad = next((r for r in rows if not math.isfinite(r[1])), None)
+        if bad is not None:
+            raise TrainingDiverged(
+                f"loss became {bad[1]} at step {int(bad[0])}; training stopped and the last "
+                f"good checkpoint is kept in {self.path.parent}")
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f).writerows([[int(r[0])] + r[1:] for r in rows])
+        return rows
+
+
+def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: Recipe,
+          steps: int | None = None, epochs: float | None = None, seed: int = 42, batch_size: int | None = None, image_size: int | None = None,
+          loss_weights: str = "random", loss_seed: int = 0, checkpoint_every: int | None = None,
+          log_every: int = 1, diagnostics_every: int = 0, runtime: Runtime | None = None,
+          workers: int = 0, progress: bool = True) -> Path:
+    """Train `recipe` for `steps` steps (or `epochs` passes over the content images, the
+    port's schedule); resume from out_dir/checkpoint.pt if it is there.
+
+    Writes out_dir/checkpoint.pt (every `checkpoint_every` steps and at the end),
+    out_dir/log.csv (step rows), and at the end out_dir/model.pt and out_dir/losses.csv.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runtime = runtime or Runtime.resolve()
+    batch = batch_size or recipe.batch_size
+    size = image_size or recipe.image_size
+    every = checkpoint_every or recipe.checkpoint_every
+    content = Path(content)
+    cache = ContentCache(content) if content.suffix == ".npy" else ContentCache.from_folder(content, size)
+    if (steps is None) == (epochs is None):
+        raise ConfigError("give exactly one of steps and epochs")
+    if epochs is not None:
+        steps = math.ceil(epochs * len(cache) / batch)
+    if steps < 1 or batch < 1 or every < 1 or log_every < 1:
+        raise ConfigError(f"steps ({steps}), batch ({batch}), checkpoint_every ({every}) and "
+                          f"log_every ({log_every}) must all be at least 1")
+    if cache.size != size:
+        raise ConfigError(f"content cache {content} holds {cache.size}px images, training asks for {size}px")
+    style_image = load_style(style, recipe.style_size)
+
+    model = runtime.module(build_model(recipe, seed))
+    # The port's optimiser never held the conditioner: freezing it is bit-identical and cheaper.
+    model.conditioner.requires_grad_(recipe.train_conditioner)
+    vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers], loss_weights, loss_seed)
+    objective = runtime.module(Objective(recipe, vgg, style_image))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas, fused=runtime.cuda or None)
+
+    identity = {"recipe": recipe.to_dict(), "seed": seed, "loss_net": vgg.kind, "batch": batch,
+                "image_size": size, "style_sha256": checkpoint.sha256(style)}
+    ckpt_path, start = out / "checkpoint.pt", 0
+    if ckpt_path.exists():
+        state = checkpoint.load(ckpt_path)
+        clash = {k: (state.get(k), v) for k, v in identity.items() if state.get(k) != v}
+        if clash:
+            raise ConfigError(f"{ckpt_path} was made with other settings {sorted(clash)}: "
+                              f"delete it to start over, or train into another folder")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        objective.ema.value.copy_(state["ema"])
+        start = state["step"]
+        log.info("resuming %s from step %d", out, start)
+
+    names = objective.term_names
+    columns = (["step", "loss_total"] + [f"loss_{n}" for n in names] + [f"ema_{n}" for n in names]
+               + [f"alpha_{n}" for n in recipe.style_layers] + ["grad_cosine", "elapsed_s"])
+    train_log = TrainLog(out / "log.csv", columns)
+    train_log.truncate(start)
+
+    def save_checkpoint(step: int) -> None:
+        train_log.flush()
+        checkpoint.save(ckpt_path, checkpoint.provenance(
+            **identity, step=step, steps=steps, content=str(content), content_images=len(cache),
+            style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
+            ema=objective.ema.value.detach().cpu(), runtime=runtime.describe()))
+
+    def loss_of(images: torch.Tensor, alpha: torch.Tensor):
+        with runtime.autocast():
+            output = model(images, alpha)
+            total, raw, terms = objective.combine(objective.mse(output, images), alpha)
+        return output, total, raw, terms
+
+    step_fn = runtime.compiled(loss_of)
+    batches = torch.utils.data.DataLoader(
+        StepBatches(cache, batch, recipe.shuffle, seed), batch_size=None,
+        sampler=range(start, steps), num_workers=workers, pin_memory=runtime.cuda,
+        persistent_workers=False)
+    began = time.perf_counter()
+    nan = torch.tensor(float("nan"), device=runtime.device)
+    bar = tqdm(total=steps, initial=start, unit="step", disable=not progress,
+               desc=f"train {recipe.name} seed {seed}")
+    model.train()
+    for step, images in zip(range(start, steps), batches):
+        images = runtime.images(images)
+        alpha = sample_alpha(recipe, step, batch, seed).to(runtime.device)
+        diagnose = diagnostics_every and step % diagnostics_every == 0
+        output, total, raw, terms = (loss_of if diagnose else step_fn)(images, alpha)
+        cosine = nan
+        if diagnose:
+            cosine = torch.tensor(gradient_cosine(output, terms[:, 0].mean(), terms[:, 1:].sum(1).mean()),
+                                  device=runtime.device)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        objective.ema.update(raw)
+        elapsed = torch.tensor(time.perf_counter() - began, device=runtime.device)
+        train_log.add(torch.cat([torch.tensor([step], device=runtime.device, dtype=torch.float32),
+                                 total.detach().float()[None], raw.float(), objective.ema.value.clone(),
+                                 alpha.float().mean(0), cosine[None], elapsed[None]]))
+        bar.update(1)
+        done = step + 1
+        if done % log_every == 0 or done == steps:
+            rows = train_log.flush()
+            bar.set_postfix(loss=f"{rows[-1][1]:.4g}", content=f"{rows[-1][2]:.3g}")
+        if done % every == 0 and done != steps:
+            save_checkpoint(done)
+    bar.close()
+    if start < steps:
+        save_checkpoint(steps)
+    final = {k: v for k, v in checkpoint.load(ckpt_path).items() if k != "optimizer"}
+    checkpoint.save(out / "model.pt", final)
+    with atomic_path(out / "losses.csv") as tmp:
+        tmp.write_bytes((out / "log.csv").read_bytes())
+    log.info("trained %s (%s) for %d steps in %.1fs -> %s", recipe.name, vgg.kind, steps - start,
+             time.perf_counter() - began, out / "model.pt")
+    return out / "model.pt"

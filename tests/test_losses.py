@@ -1,0 +1,127 @@
+"""Losses against independent computations written straight from the spec."""
+
+import pytest
+import torch
+import torchvision
+
+from arst.alphas import sample_alpha
+from arst.errors import ConfigError
+from arst.losses import EMANormalizer, Objective, gram
+from arst.nn.vgg import VGGFeatures
+from arst.recipe import load_recipe
+
+# Layer indices from the spec (RECIPES.md section 1), not from arst's own name table.
+SPEC_INDEX = dict(relu2_2=8, relu3_4=17, relu4_4=26, relu5_4=35)
+
+
+def test_gram_normalisation():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])  # B=1, C=2, H=1, W=2
+    expected = torch.tensor([[[1 + 4, 3 + 8], [3 + 8, 9 + 16]]]) / (2 * 1 * 2)
+    torch.testing.assert_close(gram(f), expected)
+
+
+def test_ema_formula():
+    ema = EMANormalizer([True, True, False], rate=0.01)
+    torch.testing.assert_close(ema.ratios(), torch.tensor([2.0, 2.0, 1.0]))
+    ema.update(torch.tensor([3.0, 0.5, 100.0]))
+    e1, e2 = 0.01 * 3 + 0.99, 0.01 * 0.5 + 0.99
+    torch.testing.assert_close(ema.value, torch.tensor([e1, e2, 1.0]))  # out-of-scope stays
+    torch.testing.assert_close(ema.ratios(), torch.tensor([(e1 + e2) / e1, (e1 + e2) / e2, 1.0]))
+
+
+def _spec_features(vgg, image):
+    """Run torchvision's layers by the spec's indices, normalising as the spec says."""
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    x, out = (image / 255.0 - mean) / std, {}
+    for i, layer in enumerate(vgg.features):
+        x = layer(x)
+        out[i] = x
+    return out
+
+
+def _hand_gram(f):
+    b, c, h, w = f.shape
+    return torch.einsum("bchw,bdhw->bcd", f, f) / (c * h * w)
+
+
+@pytest.fixture(scope="module")
+def images():
+    g = torch.Generator().manual_seed(0)
+    return (torch.rand(2, 3, 32, 32, generator=g) * 255, torch.rand(2, 3, 32, 32, generator=g) * 255,
+            torch.rand(1, 3, 40, 36, generator=g) * 255)
+
+
+def test_baseline_total_loss_equals_spec(images):
+    content, output, style = images
+    recipe = load_recipe("baseline")
+    vgg = VGGFeatures("vgg19", ["relu3_4", *recipe.style_layers], "random", seed=1)
+    objective = Objective(recipe, vgg, style)
+    alpha = torch.tensor([[0.2, 0.0, 1.0, 0.7]])  # one vector for the whole batch
+
+    fo, fc, fs = (_spec_features(vgg, x) for x in (output, content, style))
+    content_term = 1e5 * ((fo[17] - fc[17]) ** 2).mean()
+    style_raw = [1e10 * ((_hand_gram(fo[i]) - _hand_gram(fs[i])) ** 2).mean() for i in SPEC_INDEX.values()]
+    # EMA starts at ones: each style ratio is (1+1+1+1)/1; content has neither alpha nor EMA.
+    expected = content_term + sum(4.0 * a * s for a, s in zip(alpha[0].tolist(), style_raw))
+    total, raw, _ = objective.combine(objective.mse(output, content), alpha)
+    torch.testing.assert_close(total, expected, rtol=1e-4, atol=0)
+    torch.testing.assert_close(raw, torch.stack([content_term, *style_raw]), rtol=1e-4, atol=0)
+
+    objective.ema.update(raw)
+    e = [0.01 * s + 0.99 for s in style_raw]
+    expected2 = content_term + sum(sum(e) / el * a * s for el, a, s in zip(e, alpha[0].tolist(), style_raw))
+    total2, _, _ = objective.combine(objective.mse(output, content), alpha)
+    torch.testing.assert_close(total2, expected2, rtol=1e-4, atol=0)
+    assert objective.ema.value[0] == 1.0  # content is outside the baseline's EMA
+
+
+def test_corrected_total_loss_equals_spec(images):
+    content, output, style = images
+    recipe = load_recipe("corrected")
+    vgg = VGGFeatures("vgg19", ["relu3_4", *recipe.style_layers], "random", seed=2)
+    objective = Objective(recipe, vgg, style)
+    alpha = torch.tensor([[0.1, 0.5, 0.9], [1.0, 0.0, 0.3]])  # per sample
+
+    fo, fc, fs = (_spec_features(vgg, x) for x in (output, content, style))
+    per_sample = []
+    for b in range(2):
+        c = ((fo[17][b] - fc[17][b]) ** 2).mean()
+        s = [((_hand_gram(fo[i][b:b + 1]) - _hand_gram(fs[i])) ** 2).mean() for i in (8, 17, 26)]
+        # EMA over all four terms, all ones at the start: every ratio is 4; alpha_c = 1.
+        per_sample.append(4.0 * c + sum(4.0 * a * si for a, si in zip(alpha[b].tolist(), s)))
+    total, _, terms = objective.combine(objective.mse(output, content), alpha)
+    torch.testing.assert_close(total, sum(per_sample) / 2, rtol=1e-4, atol=0)
+    assert terms.shape == (2, 4)
+
+
+def test_alpha_sampling():
+    base = load_recipe("baseline")
+    draws = [sample_alpha(base, step, 4, seed=42) for step in range(200)]
+    assert all(d.shape == (1, 4) for d in draws)
+    onehots = [(step, d) for step, d in enumerate(draws) if sorted(d[0].tolist()) == [0, 0, 0, 1]]
+    assert 60 < len(onehots) < 140  # p = 0.5
+    assert all(int(d.argmax()) == step % 4 for step, d in onehots)  # a cycle, not random
+    assert torch.equal(sample_alpha(base, 17, 4, 42), draws[17])
+
+    paper = load_recipe("corrected")
+    a = sample_alpha(paper, 0, 8, seed=1)
+    assert a.shape == (8, 3) and 0 <= a.min() and a.max() <= 1 and len(set(a[:, 0].tolist())) == 8
+
+    fixed = paper.replace(alpha_fixed=[1, 0, 0.5])
+    assert sample_alpha(fixed, 3, 8, 1).tolist() == [[1.0, 0.0, 0.5]]
+
+
+def test_recipe_validation(tmp_path):
+    with pytest.raises(ConfigError, match="unknown recipe key"):
+        load_recipe("baseline", style_layerz=["relu1_1"])
+    with pytest.raises(ConfigError, match="alpha_fixed has 2 values"):
+        load_recipe("corrected", alpha_fixed=[1, 0])
+    with pytest.raises(ConfigError, match="cin_position"):
+        load_recipe("corrected", cin_position="sideways")
+    f = tmp_path / "ablation.yaml"
+    f.write_text("base: corrected\nvgg: vgg16\nstyle_layers: [relu2_2, relu3_3, relu4_3]\n"
+                 "content_layer: relu3_3\n")
+    r = load_recipe(f)
+    assert r.vgg == "vgg16" and r.n_alpha == 3 and r.conditioner == "mlp"
+    assert load_recipe("baseline").to_dict()["style_layers"] == ["relu2_2", "relu3_4", "relu4_4", "relu5_4"]

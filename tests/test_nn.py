@@ -1,0 +1,122 @@
+"""The networks against hand computations and the spec's layouts."""
+
+import pytest
+import torch
+
+from arst.errors import ConfigError, DataError, FetchError
+from arst.nn.cin import ConditionalInstanceNorm
+from arst.nn.conditioner import cin_layout
+from arst.nn.model import build_model
+from arst.nn.vgg import VGGFeatures, layer_names
+from arst.recipe import load_recipe
+
+
+@pytest.mark.parametrize("unbiased,eps", [(True, 0.0), (False, 1e-5)])
+def test_cin_matches_hand_computation(unbiased, eps):
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 6.0]]]])  # mean 3, squared deviations 4+1+0+9 = 14
+    var = 14.0 / (3 if unbiased else 4)
+    gamma, beta = torch.tensor([[2.0]]), torch.tensor([[0.5]])
+    expected = 2.0 * (x - 3.0) / (var + eps) ** 0.5 + 0.5
+    out = ConditionalInstanceNorm(1, eps, unbiased)(x, gamma, beta)
+    torch.testing.assert_close(out, expected)
+
+
+def test_cin_is_per_sample_and_channel():
+    x = torch.randn(2, 3, 5, 4) * 7 + 3
+    out = ConditionalInstanceNorm(3, 1e-5, False)(x, torch.ones(2, 3), torch.zeros(2, 3))
+    torch.testing.assert_close(out.mean(dim=(2, 3)), torch.zeros(2, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.var(dim=(2, 3), correction=0), torch.ones(2, 3), atol=1e-3, rtol=0)
+
+
+def test_baseline_layout_is_the_ports():
+    model = build_model(load_recipe("baseline"), 0)
+    layout = model.conditioner.layout
+    assert model.conditioner.head.out_features == 4224
+    spans = {name: (s.start, s.stop) for name, s in layout.items()}
+    assert spans["conv1"] == (0, 32) and spans["conv2"] == (32, 96) and spans["conv3"] == (96, 224)
+    assert spans["res1.a"] == (224, 352) and spans["res5.b"] == (1376, 1504)
+    assert spans["up1"] == (1504, 1568) and spans["up2"] == (1568, 1600)
+    assert spans["res6.a"] == (1600, 1728) and spans["res7.b"] == (1984, 2112)
+    assert "out" not in spans  # the port's last conv has no norm
+
+
+def test_forward_layout_is_network_order():
+    layout = cin_layout(build_model(load_recipe("corrected"), 0).stylizer.norm_channels(), "forward")
+    assert list(layout)[-3:] == ["up1", "up2", "out"]
+    assert layout["out"] == slice(2112, 2115)
+
+
+def test_conditioners():
+    base = build_model(load_recipe("baseline"), 0).conditioner
+    assert base.body[0].in_features == 4 and len(base.body) == 2 + 4
+    x = torch.randn(3, 1000)
+    block = base.body[2]
+    torch.testing.assert_close(block(x), x - torch.relu(block.fc2(torch.relu(block.fc1(x)))))
+
+    paper = build_model(load_recipe("corrected"), 0).conditioner
+    linears = [m for m in paper.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.in_features for m in linears] == [3] + [1000] * 11
+    assert linears[-1].out_features == 2 * 2115
+    affine = paper(torch.rand(5, 3))
+    gamma, beta = affine["res3.a"]
+    assert gamma.shape == (5, 128)
+    assert (gamma - 1).abs().max() < 0.05 and beta.abs().max() < 0.05  # starts near identity
+
+
+def test_models_keep_shape_and_range():
+    x = torch.rand(2, 3, 32, 40) * 255
+    for name in ("baseline", "corrected"):
+        recipe = load_recipe(name)
+        y = build_model(recipe, 1)(x, torch.rand(2, recipe.n_alpha))
+        assert y.shape == x.shape
+    assert 0 <= y.min() and y.max() <= 255  # corrected ends in 255 * sigmoid
+    with pytest.raises(ConfigError, match="alpha has 2 values"):
+        build_model(load_recipe("corrected"), 1)(x, torch.rand(1, 2))
+
+
+def test_seeded_construction_is_reproducible():
+    a, b = (build_model(load_recipe("baseline"), 7) for _ in range(2))
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_vgg_layer_names_match_the_spec():
+    import torchvision
+    names19 = layer_names(torchvision.models.vgg19().features)
+    spec19 = dict(relu1_2=3, relu2_2=8, relu3_1=11, relu3_2=13, relu3_3=15, relu3_4=17, relu4_1=20,
+                  relu4_2=22, relu4_3=24, relu4_4=26, relu5_4=35)
+    assert {k: names19[k] for k in spec19} == spec19
+    names16 = layer_names(torchvision.models.vgg16().features)
+    assert (names16["relu2_2"], names16["relu3_3"], names16["relu4_3"]) == (8, 15, 22)
+    assert "relu3_4" not in names16
+
+
+def test_vgg_features_stop_at_deepest_layer_and_are_frozen():
+    vgg = VGGFeatures("vgg19", ["relu2_2", "relu3_4"], "random", seed=3)
+    assert len(vgg.features) == 18 and vgg.kind == "random(seed=3)"
+    assert not any(p.requires_grad for p in vgg.parameters())
+    vgg.train()
+    assert not vgg.training
+    out = vgg(torch.rand(1, 3, 32, 32) * 255)
+    assert set(out) == {"relu2_2", "relu3_4"} and out["relu3_4"].shape == (1, 256, 8, 8)
+    assert (out["relu2_2"] >= 0).all()
+    again = VGGFeatures("vgg19", ["relu2_2", "relu3_4"], "random", seed=3)
+    assert torch.equal(again.features[0].weight, vgg.features[0].weight)
+    with pytest.raises(DataError, match="relu3_4"):
+        VGGFeatures("vgg16", ["relu3_4"])
+
+
+def test_imagenet_weights_load_from_torchvision_cache(tmp_path, monkeypatch):
+    import torchvision
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    name = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    with pytest.raises(FetchError, match=name):  # offline: names the missing file
+        VGGFeatures("vgg16", ["relu2_2"], "imagenet")
+    reference = torchvision.models.vgg16().features[:9]
+    state = {f"features.{k}": v for k, v in reference.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(1)  # the rest of torchvision's file is ignored
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(state, tmp_path / "hub" / "checkpoints" / name)
+    vgg = VGGFeatures("vgg16", ["relu2_2"], "imagenet")
+    assert vgg.kind == "imagenet"
+    assert torch.equal(vgg.features[7].weight, reference[7].weight)

@@ -1,0 +1,126 @@
+"""The training loop and stylizing, on tiny real images, on the CPU."""
+
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from arst import checkpoint
+from arst.cli import main as cli
+from arst.errors import ConfigError, DataError, TrainingDiverged
+from arst.recipe import load_recipe
+from arst.stylize import stylize_files
+from arst.train import train
+
+TINY = dict(batch_size=2, image_size=32, progress=False)
+
+
+@pytest.fixture
+def content(tmp_path, shared_images):
+    folder = tmp_path / "content" / "nested"
+    folder.mkdir(parents=True)
+    for name in ("amber.jpg", "candy.jpg", "udnie.jpg"):
+        shutil.copy(shared_images / name, folder / name)
+    return tmp_path / "content"
+
+
+@pytest.fixture
+def style(shared_images):
+    return shared_images / "mosaic.jpg"
+
+
+def _small(recipe, **kw):
+    # A 64 px style keeps the tests fast; the spec's default is the image's own size.
+    return load_recipe(recipe, style_size=64, **kw)
+
+
+def test_train_writes_outputs_with_provenance(tmp_path, content, style):
+    model_path = train(content, style, tmp_path / "run", _small("corrected"), steps=3, seed=5, **TINY)
+    log = pd.read_csv(tmp_path / "run" / "losses.csv")
+    assert log["step"].tolist() == [0, 1, 2]
+    assert {"loss_content", "loss_relu4_4", "ema_content", "alpha_relu2_2"} <= set(log.columns)
+    meta = checkpoint.load(model_path)
+    assert meta["step"] == 3 and meta["seed"] == 5 and meta["loss_net"] == "random(seed=0)"
+    assert meta["recipe"]["name"] == "corrected" and "optimizer" not in meta
+    assert meta["content_images"] == 3 and meta["arst_version"]
+
+
+def test_conditioner_frozen_unless_trained(tmp_path, content, style):
+    def conditioner_after(recipe, out):
+        train(content, style, out, recipe, steps=2, seed=1, **TINY)
+        return checkpoint.load(out / "model.pt")["model"]
+
+    from arst.nn.model import build_model
+    for flag in (False, True):
+        recipe = _small("baseline", train_conditioner=flag)
+        before = build_model(recipe, 1).state_dict()
+        after = conditioner_after(recipe, tmp_path / f"run{flag}")
+        same = all(torch.equal(before[k], after[k]) for k in before if k.startswith("conditioner."))
+        stylizer_same = all(torch.equal(before[k], after[k]) for k in before if k.startswith("stylizer."))
+        assert same is (not flag) and not stylizer_same
+
+
+def test_loss_falls(tmp_path, content, style):
+    # Fixed alpha and a frozen EMA make the objective a fixed function, so the falls are the model's.
+    recipe = _small("baseline", alpha_fixed=[1, 1, 1, 1], ema_rate=0.0)
+    train(content, style, tmp_path / "run", recipe, steps=30, seed=0, **TINY)
+    total = pd.read_csv(tmp_path / "run" / "losses.csv")["loss_total"]
+    assert total.iloc[-5:].mean() < 0.9 * total.iloc[:5].mean()
+    assert total.diff().iloc[1:].lt(0).mean() > 0.8  # it falls at nearly every step
+
+
+def test_resume_continues_exactly(tmp_path, content, style):
+    recipe = _small("corrected", shuffle=True)
+    train(content, style, tmp_path / "straight", recipe, steps=6, seed=3, **TINY)
+    train(content, style, tmp_path / "resumed", recipe, steps=3, seed=3, **TINY)
+    with open(tmp_path / "resumed" / "log.csv", "a") as f:
+        f.write("3,999,1,1,1,1,1,1,1,1,1,1,1,nan,0\n")  # a row a killed run wrote past its checkpoint
+    train(content, style, tmp_path / "resumed", recipe, steps=6, seed=3, **TINY)
+    a = pd.read_csv(tmp_path / "straight" / "losses.csv").drop(columns="elapsed_s")
+    b = pd.read_csv(tmp_path / "resumed" / "losses.csv").drop(columns="elapsed_s")
+    assert b["step"].tolist() == list(range(6))
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
+    with pytest.raises(ConfigError, match="other settings"):
+        train(content, style, tmp_path / "resumed", recipe, steps=8, seed=4, **TINY)
+
+
+def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, content, style, monkeypatch):
+    from arst import losses
+    real = losses.Objective.combine
+    calls = {"n": 0}
+
+    def poisoned(self, mse, alpha):
+        calls["n"] += 1
+        total, raw, terms = real(self, mse, alpha)
+        return (total * float("nan"), raw, terms) if calls["n"] == 4 else (total, raw, terms)
+
+    monkeypatch.setattr(losses.Objective, "combine", poisoned)
+    with pytest.raises(TrainingDiverged, match="step 3"):
+        train(content, style, tmp_path / "run", _small("baseline"), steps=6, seed=0,
+              checkpoint_every=2, **TINY)
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["step"] == 2
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_bad_inputs(tmp_path, content, style):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=str(empty)):
+        train(empty, style, tmp_path / "run", _small("baseline"), steps=1, **TINY)
+    with pytest.raises(DataError, match="nope.jpg"):
+        train(content, tmp_path / "nope.jpg", tmp_path / "run", _small("baseline"), steps=1, **TINY)
+
+
+def test_stylize_any_size_and_alpha_check(tmp_path, content, style, shared_images, capsys):
+    model = train(content, style, tmp_path / "run", _small("baseline"), steps=1, **TINY)
+    src = tmp_path / "odd.png"
+    Image.open(shared_images / "amber.jpg").convert("RGB").resize((37, 50)).save(src)
+    out = stylize_files(model, [src], [tmp_path / "out.png"], alpha="0,0.5,1,0")
+    assert Image.open(out[0]).size == (37, 50)
+    with pytest.raises(ConfigError, match="has 3 values.*4 style layers"):
+        stylize_files(model, [src], [tmp_path / "x.png"], alpha=[1, 1, 1])
+    assert cli(["stylize", "--checkpoint", str(model), "--alpha", "1,1", "--out", str(tmp_path / "y.png"),
+                str(src)]) == 2
+    assert "has 2 values" in capsys.readouterr().err
