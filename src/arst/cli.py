@@ -43,10 +43,14 @@ def _runtime_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
     g.add_argument("--compile", default="auto", help="auto, true or false (torch.compile)")
     g.add_argument("--channels-last", default="auto", help="auto, true or false")
+    g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
 
 
 def _runtime(args):
+    import torch
     from .runtime import Runtime
+    if args.threads:
+        torch.set_num_threads(args.threads)
     return Runtime.resolve(args.device, args.precision, args.compile, args.channels_last)
 
 

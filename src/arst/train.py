@@ -133,7 +133,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas, fused=runtime.cuda or None)
 
-    identity = {"recipe": recipe.to_dict(), "seed": seed, "loss_net": vgg.kind, "batch": batch,
+    identity = {"recipe": recipe.to_dict(), "seed": seed, "loss_net": vgg.kind,
+                "loss_weights": str(loss_weights), "loss_seed": loss_seed, "batch": batch,
                 "image_size": size, "style_sha256": checkpoint.sha256(style)}
     ckpt_path, start = out / "checkpoint.pt", 0
     if ckpt_path.exists():
@@ -174,7 +175,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         persistent_workers=False)
     began = time.perf_counter()
     nan = torch.tensor(float("nan"), device=runtime.device)
-    bar = tqdm(total=steps, initial=start, unit="step", disable=not progress,
+    bar = tqdm(total=steps, initial=start, unit="step", disable=not progress, mininterval=1.0,
                desc=f"train {recipe.name} seed {seed}")
     model.train()
     for step, images in zip(range(start, steps), batches):

@@ -1,0 +1,1 @@
+"""Images, cached training data, embedded samples and verified downloads."""

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+
+
+@pytest.fixture(scope="session")
+def shared_images() -> Path:
+    """The real reference images beside the repository (never copied into it)."""
+    if not (SHARED_IMAGES / "mosaic.jpg").is_file():
+        pytest.fail(
+            f"reference images not found in {SHARED_IMAGES}: the tests need ../shared/data/images "
+            "beside the repository (mosaic.jpg, candy.jpg, udnie.jpg, amber.jpg)",
+            pytrace=False,
+        )
+    return SHARED_IMAGES
+
+
+class FileServer:
+    """Serves ``files`` ({path: bytes}) with Range support; ``modes`` ({path: mode}) misbehave on purpose.
+
+    Modes: "cut" sends half the body of the first response for a path (with the full
+    Content-Length) and closes; "wrong" serves other bytes; "norange" ignores Range;
+    "busy" answers 503. ``down_url`` gives an address where nothing listens.
+    ``requests`` records (path, Range header or None) for every request.
+    """
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.modes: dict[str, str] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        self._cut: set[str] = set()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                rng = self.headers.get("Range")
+                server.requests.append((self.path, rng))
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                mode = server.modes.get(self.path)
+                if mode == "busy":
+                    self.send_error(503)
+                    return
+                if mode == "wrong":
+                    body = bytes(b ^ 0xFF for b in body)
+                if mode == "cut" and self.path not in server._cut:
+                    server._cut.add(self.path)
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                m = re.fullmatch(r"bytes=(\d+)-", rng or "")
+                if m and mode != "norange":
+                    start = int(m.group(1))
+                    if start >= len(body):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(body)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                    body = body[start:]
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve(self, path: str, body: bytes, mode: str | None = None) -> str:
+        self.files[path] = body
+        if mode:
+            self.modes[path] = mode
+        return self.url(path)
+
+    @staticmethod
+    def down_url(path: str) -> str:
+        """An address where nothing listens: a port just bound and released."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return f"http://127.0.0.1:{port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def http_server():
+    server = FileServer()
+    yield server
+    server.close()
