@@ -37,7 +37,7 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def _runtime_args(p: argparse.ArgumentParser) -> None:
+def runtime_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("runtime (auto: fast path on CUDA, plain fp32 on the CPU)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
@@ -46,7 +46,7 @@ def _runtime_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
 
 
-def _runtime(args):
+def runtime_from(args):
     import torch
     from .runtime import Runtime
     if args.threads:
@@ -77,7 +77,7 @@ def _train(p):
                    help="log the content/style gradient cosine every N steps (0: never)")
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
     p.add_argument("--no-progress", action="store_true")
-    _runtime_args(p)
+    runtime_args(p)
 
     def run(args):
         from .recipe import load_recipe
@@ -86,7 +86,7 @@ def _train(p):
               steps=args.steps, epochs=args.epochs, seed=args.seed, batch_size=args.batch,
               image_size=args.size, loss_weights=args.loss_weights, loss_seed=args.loss_seed,
               checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-              diagnostics_every=args.diagnostics_every, runtime=_runtime(args),
+              diagnostics_every=args.diagnostics_every, runtime=runtime_from(args),
               workers=args.workers, progress=not args.no_progress)
     return run
 
@@ -97,7 +97,7 @@ def _stylize(p):
     p.add_argument("--alpha", help="comma-separated, one per style layer (default: the recipe's)")
     p.add_argument("--out", required=True, help="output file (one input) or folder")
     p.add_argument("inputs", nargs="+", help="content images, any size")
-    _runtime_args(p)
+    runtime_args(p)
 
     def run(args):
         from .stylize import stylize_files
@@ -106,7 +106,7 @@ def _stylize(p):
             outputs = [out]
         else:
             outputs = [out / (Path(i).stem + ".png") for i in args.inputs]
-        for path in stylize_files(args.checkpoint, args.inputs, outputs, args.alpha, _runtime(args)):
+        for path in stylize_files(args.checkpoint, args.inputs, outputs, args.alpha, runtime_from(args)):
             print(path)
     return run
 
@@ -130,11 +130,18 @@ def _prepare(p):
 
 @verb("sample-photos", "write scikit-image's bundled colour photos (offline content images)")
 def _photos(p):
-    p.add_argument("--out", required=True, help="output folder")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", help="output folder (NAME.png for each photo)")
+    out.add_argument("--out-file", help="output file, for exactly one photo")
     p.add_argument("names", nargs="*", help="photo names (default: all bundled colour photos)")
 
     def run(args):
-        from .data.embedded import SAMPLE_PHOTOS, export_sample_photos
+        from .data.embedded import SAMPLE_PHOTOS, export_sample_photo, export_sample_photos
+        if args.out_file:
+            if len(args.names) != 1:
+                raise ConfigError(f"--out-file takes exactly one photo name, got {args.names}")
+            print(export_sample_photo(args.names[0], args.out_file))
+            return
         for path in export_sample_photos(args.out, args.names or SAMPLE_PHOTOS):
             print(path)
     return run
@@ -154,15 +161,16 @@ def _make_style(p):
     return run
 
 
-@verb("fetch-style", "download a pinned style image and verify its sha256")
-def _fetch_style(p):
-    p.add_argument("name")
+@verb("fetch-image", "download a pinned style or content image and verify its sha256")
+def _fetch_image(p):
+    p.add_argument("name", help="mosaic, candy, udnie (styles) or amber (content)")
     p.add_argument("--out", required=True)
     p.add_argument("--base-url", help="mirror that replaces the pinned address's folder")
 
     def run(args):
-        from .data.fetch import fetch_style
-        print(fetch_style(args.name, args.out, base_url=args.base_url))
+        from .data.fetch import CONTENT_IMAGES, fetch_content, fetch_style
+        fetch = fetch_content if args.name in CONTENT_IMAGES else fetch_style
+        print(fetch(args.name, args.out, base_url=args.base_url))
     return run
 
 
@@ -214,14 +222,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _load_verbs() -> None:
-    """Verbs defined beside their code (experiments, figures, bench) register on import."""
+    """Verbs defined beside their code (each experiment, figure and the benchmark) register
+    themselves with @verb when their module is imported."""
     import importlib
-    for module in ("arst.experiments.cli", "arst.plots.cli", "arst.bench"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    import pkgutil
+
+    from . import experiments, plots
+    for package in (experiments, plots):
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    importlib.import_module("arst.bench")
 
 
 if __name__ == "__main__":

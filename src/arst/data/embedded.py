@@ -52,12 +52,15 @@ def export_sample_photos(out_dir: str | os.PathLike, names: Iterable[str] = SAMP
     unknown = [n for n in names if n not in _PHOTOS]
     if unknown:
         raise ConfigError(f"unknown sample photo(s) {unknown}; valid names: {', '.join(SAMPLE_PHOTOS)}")
-    out = []
-    for name in names:
-        path = Path(out_dir) / f"{name}.png"
-        _write_png(np.asarray(_PHOTOS[name](), dtype=np.uint8), path)
-        out.append(path)
-    return out
+    return [export_sample_photo(name, Path(out_dir) / f"{name}.png") for name in names]
+
+
+def export_sample_photo(name: str, path: str | os.PathLike) -> Path:
+    """Write one scikit-image photo as a PNG at ``path``."""
+    if name not in _PHOTOS:
+        raise ConfigError(f"unknown sample photo {name!r}; valid names: {', '.join(SAMPLE_PHOTOS)}")
+    _write_png(np.asarray(_PHOTOS[name](), dtype=np.uint8), Path(path))
+    return Path(path)
 
 
 def _nearest_two(points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,28 @@
+# arst: Adjustable Real-Time Style Transfer, reproduced.
+# `snakemake --cores N` builds every figure and table of the configured comparison.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# The offline default, unless the command line names config files: those then replace it
+# whole (Snakemake would otherwise merge them key by key into the default's lists of styles
+# and images).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/sweep.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,5 @@
+import sys
+
+from arst.cli import main
+
+sys.exit(main())

@@ -1,0 +1,38 @@
+"""What every experiment shares: the evaluation images and the table writers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import torch
+
+from ..data.images import center_crop_resize, load_rgb
+from ..io import atomic_path, write_text
+
+
+def load_eval_images(paths: Iterable[str | Path], size: int) -> tuple[list[str], torch.Tensor]:
+    """Names (file stems) and a float (N, 3, size, size) batch in 0..255: the fixed
+    evaluation set, cropped the way training content is."""
+    paths = [Path(p) for p in paths]
+    arrays = [torch.from_numpy(center_crop_resize(load_rgb(p), size)) for p in paths]
+    return [p.stem for p in paths], torch.stack(arrays).permute(0, 3, 1, 2).float()
+
+
+def parse_floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def write_table(frame: pd.DataFrame, csv_path: str | Path, markdown_path: str | Path | None = None,
+                title: str | None = None) -> None:
+    """CSV for machines, Markdown for people; both atomic."""
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    if markdown_path:
+        head = f"# {title}\n\n" if title else ""
+        write_text(markdown_path, head + frame.to_markdown(index=False, floatfmt=".4g") + "\n")
+
+
+def read_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)

@@ -1,0 +1,1 @@
+"""Figures: each reads tables (and rendered images) and draws; none loads a model."""

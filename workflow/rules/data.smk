@@ -1,0 +1,85 @@
+# Inputs: downloads under resources/ (local rules, resumable, verified), generated and
+# prepared data under results/data/.
+
+
+localrules:
+    fetch_image,
+    fetch_coco,
+    fetch_vgg,
+
+
+rule fetch_image:
+    output:
+        "resources/images/{pinned}.jpg",
+    log:
+        "results/logs/fetch_image/{pinned}.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst fetch-image {wildcards.pinned} --out {output} > {log} 2>&1"
+
+
+rule fetch_coco:
+    output:
+        directory("resources/coco/train2014"),
+    log:
+        "results/logs/fetch_coco.log",
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        url=config["content"]["coco_url"],
+    shell:
+        "arst fetch-coco --out resources/coco --url {params.url} > {log} 2>&1"
+
+
+rule fetch_vgg:
+    output:
+        "resources/torch/hub/checkpoints/{arch}-{hash}.pth",
+    log:
+        "results/logs/fetch_vgg/{arch}-{hash}.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst fetch-vgg --arch {wildcards.arch} --torch-home resources/torch > {log} 2>&1"
+
+
+rule sample_photos:
+    output:
+        directory("results/data/photos"),
+    log:
+        "results/logs/sample_photos.log",
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        names=shlex.join(config["content"]["photos"]),
+    shell:
+        "arst sample-photos --out {output} {params.names} > {log} 2>&1"
+
+
+rule source_image:
+    output:
+        "results/data/{kind}/{name}.png",
+    log:
+        "results/logs/source_image/{kind}_{name}.log",
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        command=image_command,
+    shell:
+        "{params.command} {output} > {log} 2>&1"
+
+
+rule prepare_content:
+    input:
+        content_input,
+    output:
+        cache="results/data/content.npy",
+        listing="results/data/content.json",
+    log:
+        "results/logs/prepare_content.log",
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        size=lambda w: config["train"]["size"] or 256,
+    shell:
+        "arst prepare --content {input} --out {output.cache} --size {params.size} > {log} 2>&1"

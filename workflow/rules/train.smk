@@ -1,0 +1,35 @@
+# Train every configured implementation x style x seed. A killed job resumes from the
+# checkpoint.pt beside its outputs (not an output, so Snakemake leaves it in place).
+
+
+rule train:
+    input:
+        content="results/data/content.npy",
+        style=style_image,
+        weights=loss_weights_input,
+    output:
+        model=protected("results/models/{impl}/{style}/seed{seed}/model.pt"),
+        losses="results/models/{impl}/{style}/seed{seed}/losses.csv",
+    log:
+        "results/logs/train/{impl}_{style}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{impl}_{style}_seed{seed}.tsv"
+    conda:
+        "../../envs/arst.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=config["train"]["gpu"],
+        mem_mb=config["train"]["mem_mb"],
+        runtime=config["train"]["runtime"],
+    params:
+        out=model_dir,
+        args=train_args,
+    shell:
+        "TORCH_HOME=resources/torch arst train --content {input.content} --style {input.style}"
+        " --out {params.out} --seed {wildcards.seed} --threads {threads} {params.args}"
+        " > {log} 2>&1"
+
+
+rule models:
+    input:
+        models(),
