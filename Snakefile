@@ -17,9 +17,20 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    impl=_alternatives(IMPLS),
+    model=_alternatives(TRAINED),
+    style=_alternatives(STYLES),
+    seed=r"\d+",
+    kind="styles|eval_content",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/sweep.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:

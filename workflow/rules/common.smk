@@ -1,16 +1,12 @@
-# Helpers shared by every rule file: names, paths and command-line arguments from config.
+# Helpers shared by all rule files (names, paths and command-line arguments from config).
 # Rules stay thin: they call `arst VERB` with the values these functions compute.
-import os
+import json
 import re
 import shlex
-import sys
 from pathlib import Path
 
 from arst.errors import ArstError
 from arst.recipe import load_recipe
-
-# Jobs find `arst` beside the Python that runs Snakemake (a venv that was not activated).
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 IMPLS = list(config["implementations"])
 STYLES = list(config["styles"])
@@ -22,27 +18,46 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names)
 
 
-wildcard_constraints:
-    impl=_alternatives(IMPLS),
-    style=_alternatives(STYLES),
-    seed=r"\d+",
-    kind="styles|eval_content",
+def _trained_models():
+    """Every model the workflow trains, name -> implementation spec: the configured
+    implementations, the saddle point's disjoint-layer ablation, and the fixed-alpha models
+    of 'adjusted vs retrained'. All are trained by the one `train` rule."""
+    evaluation = config["evaluation"]
+    out = {impl: config["implementations"][impl] for impl in IMPLS}
+    base = evaluation["saddle"]["ablation_impl"]
+    if base:
+        spec = config["implementations"][base]
+        layer = evaluation["saddle"]["ablation_content_layer"]
+        out["ablation"] = {
+            **spec,
+            "set": {**spec.get("set", {}), "content_layer": layer},
+        }
+    for impl in [i for i in evaluation["retrain"]["impls"] if i in IMPLS]:
+        spec = config["implementations"][impl]
+        layers = _recipe(impl, spec).style_layers
+        for k, alpha in enumerate(evaluation["retrain"]["alphas"]):
+            vector = [float(alpha.get(layer, 0.0)) for layer in layers]
+            out[f"{impl}-fixed{k}"] = {
+                **spec,
+                "set": {**spec.get("set", {}), "alpha_fixed": vector},
+            }
+    return out
 
 
-def _recipe(impl):
-    """Load each implementation's recipe once, so a bad override fails before any job runs."""
-    spec = config["implementations"][impl]
+def _recipe(name, spec):
+    """Load each recipe once, so a bad override fails before any job runs."""
     try:
         return load_recipe(spec["recipe"], **spec.get("set", {}))
     except ArstError as exc:
-        raise ValueError(f"config implementations.{impl}: {exc}") from None
+        raise ValueError(f"config implementations.{name}: {exc}") from None
 
 
-RECIPES = {impl: _recipe(impl) for impl in IMPLS}
+TRAINED = _trained_models()
+RECIPES = {name: _recipe(name, spec) for name, spec in TRAINED.items()}
 
 
 def model_dir(w):
-    return f"results/models/{w.impl}/{w.style}/seed{w.seed}"
+    return f"results/models/{w.model}/{w.style}/seed{w.seed}"
 
 
 def run_name(w):
@@ -106,7 +121,7 @@ def loss_weights_input(w):
     """The ImageNet weights file the train job needs (fetched by fetch_vgg), if any."""
     if config["loss_network"]["weights"] != "imagenet":
         return []
-    arch = RECIPES[w.impl].vgg
+    arch = RECIPES[w.model].vgg
     return f"resources/torch/hub/checkpoints/{VGG_FILES[arch]}"
 
 
@@ -114,7 +129,7 @@ VGG_FILES = {"vgg16": "vgg16-397923af.pth", "vgg19": "vgg19-dcbb9e9d.pth"}
 
 
 def train_args(w):
-    spec = config["implementations"][w.impl]
+    spec = TRAINED[w.model]
     train = {**config["train"], **spec.get("train", {})}
     runtime = config["runtime"]
     args = ["--recipe", spec["recipe"]]
@@ -158,6 +173,59 @@ def eval_args():
     return shlex.join(
         ["--size", str(ev["size"]), "--device", config["runtime"]["device"]]
     )
+
+
+def sweep_tables(w=None):
+    return expand(
+        "results/tables/sweep/{impl}_{style}_seed{seed}.csv",
+        impl=IMPLS,
+        style=STYLES,
+        seed=SEEDS,
+    )
+
+
+# --- the comparison (compare.smk) ---
+
+EVAL = config["evaluation"]
+RUN = "{impl}_{style}_seed{seed}"
+ABLATION_IMPL = EVAL["saddle"]["ablation_impl"]
+RETRAIN_IMPLS = [i for i in EVAL["retrain"]["impls"] if i in IMPLS]
+RETRAIN_ALPHAS = EVAL["retrain"]["alphas"]
+
+
+def per_model(pattern, impls=None):
+    return expand(pattern, impl=impls or IMPLS, style=STYLES, seed=SEEDS)
+
+
+def saddle_runs():
+    """(variant, style, model.pt, losses.csv) of every run the saddle table reads."""
+    runs = [
+        ("adjustable", style, f"results/models/{impl}/{style}/seed{seed}/model.pt")
+        for impl in IMPLS
+        for style in STYLES
+        for seed in SEEDS
+    ]
+    if ABLATION_IMPL:
+        runs += [
+            ("ablation", style, f"results/models/ablation/{style}/seed{seed}/model.pt")
+            for style in STYLES
+            for seed in SEEDS
+        ]
+    return [(v, s, m, m.replace("model.pt", "losses.csv")) for v, s, m in runs]
+
+
+def claims_inputs(w=None):
+    inputs = {
+        "sweep": "results/tables/sweep_summary.csv",
+        "identity": "results/tables/content_identity.csv",
+        "combinations": "results/tables/combinations.csv",
+        "diversity": "results/tables/diversity.csv",
+        "noise": "results/tables/noise.csv",
+        "saddle": "results/tables/saddle.csv",
+    }
+    if RETRAIN_IMPLS and RETRAIN_ALPHAS:
+        inputs["retrain"] = "results/tables/retrain.csv"
+    return inputs
 
 
 def all_targets():

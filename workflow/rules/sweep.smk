@@ -28,15 +28,6 @@ rule sweep:
         " --image-dir {output.images} --threads {threads} > {log} 2>&1"
 
 
-def sweep_tables(w=None):
-    return expand(
-        "results/tables/sweep/{impl}_{style}_seed{seed}.csv",
-        impl=IMPLS,
-        style=STYLES,
-        seed=SEEDS,
-    )
-
-
 rule plot_loss_vs_alpha:
     input:
         sweep_tables(),

@@ -1,5 +1,6 @@
-# Train every configured implementation x style x seed. A killed job resumes from the
-# checkpoint.pt beside its outputs (not an output, so Snakemake leaves it in place).
+# Train every model (common.smk's TRAINED: each implementation, the ablation, the
+# fixed-alpha models) x style x seed. A killed job resumes from the checkpoint.pt beside
+# its outputs (not an output, so Snakemake leaves it in place).
 
 
 rule train:
@@ -8,12 +9,12 @@ rule train:
         style=style_image,
         weights=loss_weights_input,
     output:
-        model=protected("results/models/{impl}/{style}/seed{seed}/model.pt"),
-        losses="results/models/{impl}/{style}/seed{seed}/losses.csv",
+        model=protected("results/models/{model}/{style}/seed{seed}/model.pt"),
+        losses="results/models/{model}/{style}/seed{seed}/losses.csv",
     log:
-        "results/logs/train/{impl}_{style}_seed{seed}.log",
+        "results/logs/train/{model}_{style}_seed{seed}.log",
     benchmark:
-        "results/benchmarks/train/{impl}_{style}_seed{seed}.tsv"
+        "results/benchmarks/train/{model}_{style}_seed{seed}.tsv"
     conda:
         "../../envs/arst.yaml"
     threads: config["train"]["threads"]

@@ -1,0 +1,89 @@
+"""Combinations of layers (spec section 5, third claim; paper Fig. 6, report Fig. 5): the
+outputs for a configured list of alpha vectors, written per layer name, and their losses."""
+
+from __future__ import annotations
+
+from itertools import combinations as pairs
+from pathlib import Path
+
+import pandas as pd
+
+from ..cli import runtime_args, runtime_from, verb
+from ..data.images import save_image
+from ..evaluate import Evaluator
+from .alphaspec import alpha_for, parse_alpha_specs, spec_label, vector_text
+from .common import load_eval_images, read_tables, write_table
+
+
+def combinations(checkpoint, style, images, specs, size=128, style_name="style", image_dir=None,
+                 runtime=None) -> pd.DataFrame:
+    """Long table: one row per (alpha vector, image, term); `ignored` names the vector's layers
+    this implementation does not have; `distance_to_others` is the mean absolute pixel
+    difference (0..255) between this vector's output and the other vectors' outputs."""
+    ev = Evaluator.load(checkpoint, style, runtime)
+    names, batch = load_eval_images(images, size)
+    outputs, rows = [], []
+    for k, spec in enumerate(specs):
+        alpha, ignored = alpha_for(spec, ev.recipe.style_layers)
+        output = ev.stylize(batch, alpha)
+        outputs.append(output.clamp(0, 255))
+        losses = ev.losses(output, batch)
+        for b, image in enumerate(names):
+            file = ""
+            if image_dir is not None:
+                file = str(Path(image_dir) / image / f"combo{k}.png")
+                save_image(output[b].cpu(), file)
+            for term, values in losses.items():
+                rows.append({**ev.labels, "style": style_name, "image": image, "combo": k,
+                             "combo_label": spec_label(spec), "alpha_vector": vector_text(alpha),
+                             "ignored": ",".join(ignored), "term": term, "loss": float(values[b]),
+                             "image_file": file})
+    table = pd.DataFrame(rows)
+    distance = {k: [] for k in range(len(specs))}
+    for i, j in pairs(range(len(specs)), 2):
+        d = (outputs[i] - outputs[j]).abs().mean(dim=(1, 2, 3))  # per image
+        distance[i].append(d)
+        distance[j].append(d)
+    table["distance_to_others"] = [
+        float(sum(distance[r.combo])[names.index(r.image)] / len(distance[r.combo])) if distance[r.combo] else 0.0
+        for r in table.itertuples()]
+    return table
+
+
+@verb("combinations", "outputs and losses for a list of alpha vectors written per layer name")
+def _cli(p):
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--style", required=True)
+    p.add_argument("--style-name", default="style")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--alphas", required=True, help='JSON list, e.g. [{"relu2_2": 1}, {"relu4_4": 0.5}]')
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--table", required=True)
+    p.add_argument("--image-dir")
+    runtime_args(p)
+
+    def run(args):
+        write_table(combinations(args.checkpoint, args.style, args.images, parse_alpha_specs(args.alphas),
+                                 args.size, args.style_name, args.image_dir, runtime_from(args)), args.table)
+    return run
+
+
+@verb("combinations-summary", "per alpha vector: losses and distance to the other vectors' outputs")
+def _cli_summary(p):
+    p.add_argument("tables", nargs="+")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+
+    def run(args):
+        table = read_tables(args.tables)
+        keys = ["implementation", "loss_net", "train_steps", "style", "seed", "combo", "combo_label",
+                "alpha_vector"]
+        table["ignored"] = table["ignored"].fillna("")
+        wide = table.pivot_table(index=keys + ["ignored"], columns="term", values="loss", aggfunc="mean")
+        wide.columns = [f"loss_{c}" for c in wide.columns]
+        dist = table.groupby(keys + ["ignored"])["distance_to_others"].mean().rename("pixel_distance_to_others")
+        out = wide.join(dist).reset_index()
+        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
+        write_table(out, args.csv, args.md, title=f"Combinations of layers (loss network: {nets}; "
+                    "'ignored': layers of the vector this implementation lacks)")
+    return run

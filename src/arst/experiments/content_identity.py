@@ -1,0 +1,82 @@
+"""Content at alpha = 0 (spec section 5, second claim): with every style alpha at 0 the
+model should give back its content image. PSNR and SSIM from scikit-image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from ..cli import runtime_args, runtime_from, verb
+from ..data.images import save_image
+from ..evaluate import Evaluator
+from .common import load_eval_images, read_tables, write_table
+
+
+def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float 0..255 (unclamped) -> (H, W, 3) uint8, the image a viewer would see."""
+    return image.detach().cpu().clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def image_metrics(reference: np.ndarray, output: np.ndarray) -> dict[str, float]:
+    """PSNR (dB; inf when identical) and SSIM of output against reference, both uint8 HWC."""
+    reference, output = np.asarray(reference), np.asarray(output)
+    if np.array_equal(reference, output):
+        psnr = float("inf")
+    else:
+        psnr = float(peak_signal_noise_ratio(reference, output, data_range=255))
+    ssim = float(structural_similarity(reference, output, channel_axis=2, data_range=255))
+    mad = float(np.abs(reference.astype(np.float64) - output.astype(np.float64)).mean())
+    return {"psnr": psnr, "ssim": ssim, "mean_abs_diff": mad}
+
+
+def content_identity(checkpoint, style, images, size=128, style_name="style", image_dir=None,
+                     runtime=None) -> pd.DataFrame:
+    ev = Evaluator.load(checkpoint, style, runtime)
+    names, batch = load_eval_images(images, size)
+    alpha = torch.zeros(1, ev.recipe.n_alpha)
+    output = ev.stylize(batch, alpha)
+    rows = []
+    for b, name in enumerate(names):
+        content, out = to_uint8_hwc(batch[b]), to_uint8_hwc(output[b])
+        files = {"content_file": "", "image_file": ""}
+        if image_dir is not None:
+            files = {"content_file": str(Path(image_dir) / f"{name}_content.png"),
+                     "image_file": str(Path(image_dir) / f"{name}_alpha0.png")}
+            save_image(batch[b].cpu(), files["content_file"])
+            save_image(output[b].cpu(), files["image_file"])
+        rows.append({**ev.labels, "style": style_name, "image": name, **image_metrics(content, out), **files})
+    return pd.DataFrame(rows)
+
+
+@verb("content-identity", "PSNR and SSIM of the output at alpha = 0 against the content image")
+def _cli(p):
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--style", required=True)
+    p.add_argument("--style-name", default="style")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--table", required=True)
+    p.add_argument("--image-dir")
+    runtime_args(p)
+
+    def run(args):
+        write_table(content_identity(args.checkpoint, args.style, args.images, args.size, args.style_name,
+                                     args.image_dir, runtime_from(args)), args.table)
+    return run
+
+
+@verb("content-identity-summary", "merge the content-identity tables into one CSV and Markdown table")
+def _cli_summary(p):
+    p.add_argument("tables", nargs="+")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+
+    def run(args):
+        table = read_tables(args.tables).drop(columns=["content_file", "image_file"], errors="ignore")
+        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
+        write_table(table, args.csv, args.md, title=f"Content at alpha = 0 (loss network: {nets})")
+    return run

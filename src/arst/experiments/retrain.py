@@ -1,0 +1,72 @@
+"""Adjusted vs retrained (spec section 5, last claim; paper abstract): the adjustable model at
+alpha a against a model trained with alpha fixed at a, per-layer losses on the evaluation set."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from ..cli import runtime_args, runtime_from, verb
+from ..evaluate import Evaluator
+from .alphaspec import vector_text
+from .common import load_eval_images, read_tables, write_table
+
+
+def compare(adjustable, retrained: list[str], style, images, size=128, style_name="style",
+            runtime=None) -> pd.DataFrame:
+    """One row per (retrained model, image, term): each model's loss at the retrained alpha."""
+    adj = Evaluator.load(adjustable, style, runtime)
+    names, batch = load_eval_images(images, size)
+    rows = []
+    for path in retrained:
+        fixed = Evaluator.load(path, style, runtime)
+        alpha = torch.tensor(fixed.recipe.alpha_fixed, dtype=torch.float32)[None]
+        a_losses = adj.losses(adj.stylize(batch, alpha), batch)
+        f_losses = fixed.losses(fixed.stylize(batch, alpha), batch)
+        for term in a_losses:
+            for b, image in enumerate(names):
+                la, lf = float(a_losses[term][b]), float(f_losses[term][b])
+                rows.append({**adj.labels, "style": style_name, "image": image, "alpha_vector": vector_text(alpha),
+                             "term": term, "loss_adjusted": la, "loss_retrained": lf,
+                             "ratio": la / lf if lf > 0 else float("nan"),
+                             "retrained_steps": fixed.meta["step"]})
+    return pd.DataFrame(rows)
+
+
+@verb("retrain-compare", "per-layer losses: adjustable model at alpha a vs a model trained at fixed a")
+def _cli(p):
+    p.add_argument("--adjustable", required=True, help="the adjustable model.pt")
+    p.add_argument("--retrained", nargs="+", required=True, help="models trained with alpha_fixed")
+    p.add_argument("--style", required=True)
+    p.add_argument("--style-name", default="style")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--table", required=True)
+    runtime_args(p)
+
+    def run(args):
+        write_table(compare(args.adjustable, args.retrained, args.style, args.images, args.size,
+                            args.style_name, runtime_from(args)), args.table)
+    return run
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    keys = ["implementation", "loss_net", "train_steps", "style", "seed", "alpha_vector", "term"]
+    out = table.groupby(keys, sort=False)[["loss_adjusted", "loss_retrained"]].mean().reset_index()
+    out["ratio"] = out["loss_adjusted"] / out["loss_retrained"]
+    return out
+
+
+@verb("retrain-summary", "adjusted vs retrained per-layer losses (mean over images)")
+def _cli_summary(p):
+    p.add_argument("tables", nargs="+")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+
+    def run(args):
+        table = read_tables(args.tables)
+        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
+        write_table(summarize(table), args.csv, args.md, title=(
+            f"Adjusted vs retrained: per-layer losses at the same alpha; ratio = adjusted / retrained "
+            f"(loss network: {nets})"))
+    return run

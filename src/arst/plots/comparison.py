@@ -1,0 +1,176 @@
+"""Figures of the comparison experiments: content at alpha 0, combinations, noise, diversity,
+saddle point, adjusted vs retrained. Each reads tables (and the images they name)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..cli import verb
+from ..experiments.common import read_tables
+from .common import provenance, save
+
+
+def _first(table: pd.DataFrame) -> pd.DataFrame:
+    """Per implementation: its lowest seed, first style and first image (the grids show one)."""
+    parts = []
+    for _, sub in table.groupby("implementation", sort=False):
+        sub = sub[(sub["seed"] == sub["seed"].min()) & (sub["style"] == sub["style"].iloc[0])]
+        parts.append(sub[sub["image"] == sub["image"].iloc[0]])
+    return pd.concat(parts)
+
+
+def image_grid(cells: list[list[tuple[str | None, str]]], row_labels: list[str], title: str, png, pdf=None,
+               cell=1.6):
+    """cells[r][c] = (image file or None, caption)."""
+    n_rows, n_cols = len(cells), max(len(r) for r in cells)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols, cell * n_rows + 0.8), squeeze=False)
+    for r, row in enumerate(cells):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c >= len(row) or not row[c][0]:
+                ax.axis("off")
+                continue
+            ax.imshow(np.asarray(Image.open(row[c][0])))
+            ax.set_title(row[c][1], fontsize=6)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=7)
+    fig.suptitle(title, fontsize=8)
+    save(fig, png, pdf)
+
+
+def content_identity_figure(table, png, pdf=None):
+    rows = _first(table)
+    cells, labels = [], []
+    for _, r in rows.iterrows():
+        cells.append([(r["content_file"], "content"),
+                      (r["image_file"], f"alpha = 0: PSNR {r['psnr']:.1f} dB, SSIM {r['ssim']:.2f}")])
+        labels.append(f"{r['implementation']}\n{r['image']}")
+    image_grid(cells, labels, "Does alpha = 0 give back the content image?\n" + provenance(table), png, pdf,
+               cell=2.4)
+
+
+def combinations_figure(table, png, pdf=None):
+    rows = _first(table[table["term"] == "content"])
+    cells, labels = [], []
+    for impl, sub in rows.groupby("implementation", sort=False):
+        sub = sub.sort_values("combo")
+        cells.append([(r["image_file"], r["combo_label"] + (f"\n(ignored: {r['ignored']})"
+                                                            if isinstance(r["ignored"], str) and r["ignored"] else ""))
+                      for _, r in sub.iterrows()])
+        labels.append(impl)
+    image_grid(cells, labels, "Combinations of layers' alphas (missing layers = 0)\n" + provenance(table), png, pdf)
+
+
+def noise_figure(table, png, pdf=None):
+    rows = _first(table)
+    first = rows[rows["implementation"] == rows["implementation"].iloc[0]]
+    inputs = [(None, "")] + [(r["input_file"], f"input: {r['condition']}") for _, r in first.iterrows()]
+    cells, labels = [inputs], ["noisy inputs"]
+    for impl, sub in rows.groupby("implementation", sort=False):
+        cells.append([(sub["clean_file"].iloc[0], "noise-free")]
+                     + [(r["image_file"], f"{r['condition']}: change {r['output_change']:.1f}")
+                        for _, r in sub.iterrows()])
+        labels.append(impl)
+    image_grid(cells, labels, "Noise in the input, in alpha, and both: output change (0..255) from the "
+               "noise-free output\n" + provenance(table), png, pdf)
+
+
+def diversity_figure(table, png, pdf=None):
+    rows = _first(table)
+    cells, labels = [], []
+    for impl, sub in rows.groupby("implementation", sort=False):
+        cells.append([(r["image_file"], f"alpha {r['alpha_vector'] if len(r['alpha_vector']) < 20 else ''}"
+                       .strip() or f"sample {r['sample']}") for _, r in sub.sort_values("sample").iterrows()])
+        labels.append(f"{impl}\npix dist {sub['pixel_distance'].mean():.1f}")
+    image_grid(cells, labels, "Random alpha vectors: how diverse are the outputs?\n" + provenance(table), png, pdf)
+
+
+def saddle_figure(curves, summary, png, pdf=None):
+    """Rows: implementation/variant; columns: content, style, gradient cosine. Raw thin, EMA thick;
+    a dashed line at each detected event."""
+    groups = list(dict.fromkeys(zip(curves["implementation"], curves["variant"])))
+    fig, axes = plt.subplots(len(groups), 3, figsize=(13, 2.8 * len(groups)), squeeze=False)
+    for r, (impl, variant) in enumerate(groups):
+        sub = curves[(curves["implementation"] == impl) & (curves["variant"] == variant)]
+        for (seed, style), run in sub.groupby(["seed", "style"]):
+            label = f"seed {seed}" + (f", {style}" if curves["style"].nunique() > 1 else "")
+            for c, (raw, ema) in enumerate((("content_loss", "ema_content"), ("style_loss", "ema_style"))):
+                ax = axes[r][c]
+                line, = ax.plot(run["step"], run[raw], lw=0.6, alpha=0.5)
+                ax.plot(run["step"], run[ema], lw=1.8, color=line.get_color(), label=f"{label} (EMA thick)")
+                ax.set_yscale("log")
+            cos = run.dropna(subset=["grad_cosine"])
+            axes[r][2].plot(cos["step"], cos["grad_cosine"], marker="o", ms=3, label=label)
+            hit = summary[(summary["implementation"] == impl) & (summary["variant"] == variant)
+                          & (summary["seed"] == seed) & (summary["style"] == style)]
+            for event in hit["event"].astype(str):
+                if event != "none":
+                    for ax in axes[r]:
+                        ax.axvline(float(event), ls="--", color="red", lw=0.8)
+        events = ", ".join(summary[(summary["implementation"] == impl)
+                                   & (summary["variant"] == variant)]["event"].astype(str))
+        layer = sub["content_layer"].iloc[0]
+        for c, name in enumerate(("content loss", "style loss (sum of layers)", "cos(grad content, grad style)")):
+            axes[r][c].set_title(f"{impl} ({variant}, content {layer}): {name}", fontsize=8)
+            axes[r][c].set_xlabel("step")
+        axes[r][0].legend(fontsize=6, title=f"event: {events}", title_fontsize=7)
+        axes[r][2].axhline(0, color="grey", lw=0.5)
+    fig.suptitle("Saddle point: does content fall while style rises? (dashed: detected event)\n"
+                 + provenance(curves), fontsize=9)
+    fig.tight_layout()
+    save(fig, png, pdf)
+
+
+def retrain_figure(table, png, pdf=None):
+    """Per implementation and alpha vector: each term's loss, adjusted vs retrained (mean over images, seeds)."""
+    groups = list(dict.fromkeys(zip(table["implementation"], table["alpha_vector"])))
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
+    for ax, (impl, alpha) in zip(axes[0], groups):
+        sub = table[(table["implementation"] == impl) & (table["alpha_vector"] == alpha)]
+        mean = sub.groupby("term", sort=False)[["loss_adjusted", "loss_retrained"]].mean()
+        x = np.arange(len(mean))
+        ax.bar(x - 0.2, mean["loss_adjusted"], 0.4, label="adjustable at alpha")
+        ax.bar(x + 0.2, mean["loss_retrained"], 0.4, label="trained at fixed alpha")
+        ax.set_xticks(x, mean.index, fontsize=7)
+        ax.set_yscale("log")
+        ax.set_title(f"{impl}, alpha = ({alpha})", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.suptitle("Adjusted vs retrained: unweighted per-term losses\n" + provenance(table), fontsize=9)
+    fig.tight_layout()
+    save(fig, png, pdf)
+
+
+def _figure_verb(name, help, draw):
+    @verb(name, help)
+    def _cli(p):
+        p.add_argument("tables", nargs="+")
+        p.add_argument("--png", required=True)
+        p.add_argument("--pdf")
+
+        def run(args):
+            draw(read_tables(args.tables), args.png, args.pdf)
+        return run
+    return _cli
+
+
+_figure_verb("plot-content-identity", "figure: content image beside the output at alpha 0", content_identity_figure)
+_figure_verb("plot-combinations", "figure: grid of outputs for the configured alpha vectors", combinations_figure)
+_figure_verb("plot-noise", "figure: noisy inputs and the outputs' change", noise_figure)
+_figure_verb("plot-diversity", "figure: outputs for random alpha vectors", diversity_figure)
+_figure_verb("plot-retrain", "figure: per-term losses, adjustable vs retrained", retrain_figure)
+
+
+@verb("plot-saddle", "figure: training curves (raw, EMA), gradient cosine, detected events")
+def _cli_saddle(p):
+    p.add_argument("--curves", required=True)
+    p.add_argument("--summary", required=True)
+    p.add_argument("--png", required=True)
+    p.add_argument("--pdf")
+
+    def run(args):
+        saddle_figure(pd.read_csv(args.curves), pd.read_csv(args.summary), args.png, args.pdf)
+    return run

@@ -1,0 +1,126 @@
+"""The Snakemake workflow as users run it: lint, format, dry-runs, the tiny config end to end."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "config"
+
+
+def snakemake(*args, cwd=ROOT, check=True):
+    """Through the command line, as users run it (profiles are read only there)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
+    # Jobs call `arst`: put this interpreter's bin folder first, as an activated venv does.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Parse Snakemake's 'Job stats' table."""
+    counts = {}
+    table = output.split("Job stats:", 1)[1]
+    for line in table.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def test_lint_passes():
+    proc = snakemake("--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_snakefmt_check():
+    files = [str(ROOT / "Snakefile"), *map(str, sorted((ROOT / "workflow" / "rules").glob("*.smk")))]
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", ["config", "test", "paper"])
+def test_dry_run_plans_expected_jobs(name, tmp_path):
+    import yaml
+    cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    runs = len(cfg["styles"]) * len(cfg["seeds"])
+    retrain, saddle = cfg["evaluation"]["retrain"], cfg["evaluation"]["saddle"]
+    trained = (len(cfg["implementations"]) + bool(saddle["ablation_impl"])
+               + len(retrain["impls"]) * len(retrain["alphas"]))
+    counts = job_counts(snakemake("-n", "--configfile", str(CONFIGS / f"{name}.yaml"),
+                                  "--directory", str(tmp_path)).stdout)
+    assert counts["train"] == trained * runs
+    for rule in ("sweep", "content_identity", "combinations", "noise", "diversity"):
+        assert counts[rule] == len(cfg["implementations"]) * runs, rule
+    assert counts["retrain_compare"] == len(retrain["impls"]) * runs
+    assert counts["claims"] == 1 and counts["saddle"] == 1
+    assert counts["plot_loss_vs_alpha"] == 1 and counts["plot_stylization_grid"] == 1
+    if name == "paper":  # the faithful run fetches its inputs
+        assert counts["fetch_coco"] == 1 and counts["fetch_vgg"] == 1
+        assert counts["fetch_image"] == len(cfg["styles"]) + len(cfg["eval_content"])
+    else:
+        assert counts["sample_photos"] == 1 and "fetch_coco" not in counts
+
+
+def test_invalid_config_is_rejected_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIGS / "test.yaml").read_text().replace("steps: 12", "steps: -3"))
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    assert proc.returncode != 0
+    assert "steps" in proc.stderr + proc.stdout and "-3" in proc.stderr + proc.stdout
+
+    bad.write_text((CONFIGS / "test.yaml").read_text().replace("{procedural: mosaic, seed: 0, size: 64}",
+                                                               "{file: /no/such/style.jpg}"))
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    assert proc.returncode != 0 and "/no/such/style.jpg" in proc.stderr + proc.stdout
+
+    bad.write_text((CONFIGS / "test.yaml").read_text().replace("set: {style_size: 64}}",
+                                                               "set: {style_size: 64, cin_eps: oops}}", 1))
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    assert proc.returncode != 0 and "cin_eps" in proc.stderr + proc.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    snakemake("--cores", "2", "--configfile", str(CONFIGS / "test.yaml"), "--directory", str(workdir))
+    return workdir
+
+
+@pytest.mark.workflow
+def test_tiny_config_end_to_end(tiny_run):
+    results = tiny_run / "results"
+    for figure in ("loss_vs_alpha.png", "loss_vs_alpha.pdf", "stylization_grid.png"):
+        assert (results / "figures" / figure).stat().st_size > 1000
+    summary = pd.read_csv(results / "tables" / "sweep_summary.csv")
+    assert set(summary["implementation"]) == {"baseline", "corrected"}
+    assert summary["spearman_rho"].between(-1, 1).all()
+    losses = pd.read_csv(results / "models" / "corrected" / "mosaic" / "seed1" / "losses.csv")
+    assert losses["step"].tolist() == list(range(12))
+    log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
+    assert "RANDOM weights" in log
+
+
+@pytest.mark.workflow
+def test_second_run_has_nothing_to_do(tiny_run):
+    proc = snakemake("--cores", "2", "--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run))
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.workflow
+def test_deleting_one_figure_rebuilds_only_it(tiny_run):
+    figure = tiny_run / "results" / "figures" / "loss_vs_alpha.png"
+    figure.unlink()
+    proc = snakemake("--cores", "2", "--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run),
+                     "results/figures/loss_vs_alpha.png")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts == {"plot_loss_vs_alpha": 1, "total": 1}
+    assert figure.exists()

@@ -1,0 +1,470 @@
+# The comparison (spec section 5): content at alpha 0, combinations, noise, diversity,
+# saddle point, adjusted vs retrained, and the claims verdict. Experiments write tables
+# (one per trained model, then one merged table); figure rules only read them.
+# --- content at alpha = 0 -----------------------------------------------------------------
+
+
+rule content_identity:
+    input:
+        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        style=style_image,
+        images=eval_images(),
+    output:
+        table=f"results/tables/content_identity/{RUN}.csv",
+        images=directory(f"results/images/content_identity/{RUN}"),
+    log:
+        f"results/logs/content_identity/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        size=EVAL["size"],
+    shell:
+        "TORCH_HOME=resources/torch arst content-identity --checkpoint {input.model} --style {input.style}"
+        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
+        " --table {output.table} --image-dir {output.images} --threads {threads} > {log} 2>&1"
+
+
+rule content_identity_summary:
+    input:
+        per_model(f"results/tables/content_identity/{RUN}.csv"),
+    output:
+        csv="results/tables/content_identity.csv",
+        md=report(
+            "results/tables/content_identity.md",
+            caption="../report/content_identity.rst",
+            category="Content at alpha 0",
+        ),
+    log:
+        "results/logs/content_identity_summary.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst content-identity-summary {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_content_identity:
+    input:
+        tables=per_model(f"results/tables/content_identity/{RUN}.csv"),
+        images=per_model(f"results/images/content_identity/{RUN}"),
+    output:
+        png=report(
+            "results/figures/content_identity.png",
+            caption="../report/content_identity_figure.rst",
+            category="Content at alpha 0",
+        ),
+        pdf="results/figures/content_identity.pdf",
+    log:
+        "results/logs/plot/content_identity.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-content-identity {input.tables} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+# --- combinations ---------------------------------------------------------------------------
+
+
+rule combinations:
+    input:
+        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        style=style_image,
+        images=eval_images(),
+    output:
+        table=f"results/tables/combinations/{RUN}.csv",
+        images=directory(f"results/images/combinations/{RUN}"),
+    log:
+        f"results/logs/combinations/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        size=EVAL["size"],
+        alphas=shlex.quote(json.dumps(EVAL["combinations"])),
+    shell:
+        "TORCH_HOME=resources/torch arst combinations --checkpoint {input.model} --style {input.style}"
+        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
+        " --alphas {params.alphas} --table {output.table} --image-dir {output.images}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule combinations_summary:
+    input:
+        per_model(f"results/tables/combinations/{RUN}.csv"),
+    output:
+        csv="results/tables/combinations.csv",
+        md=report(
+            "results/tables/combinations.md",
+            caption="../report/combinations.rst",
+            category="Combinations",
+        ),
+    log:
+        "results/logs/combinations_summary.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst combinations-summary {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_combinations:
+    input:
+        tables=per_model(f"results/tables/combinations/{RUN}.csv"),
+        images=per_model(f"results/images/combinations/{RUN}"),
+    output:
+        png=report(
+            "results/figures/combinations.png",
+            caption="../report/combinations_figure.rst",
+            category="Combinations",
+        ),
+        pdf="results/figures/combinations.pdf",
+    log:
+        "results/logs/plot/combinations.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-combinations {input.tables} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+# --- noise ------------------------------------------------------------------------------------
+
+
+rule noise:
+    input:
+        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        style=style_image,
+        images=eval_images(),
+    output:
+        table=f"results/tables/noise/{RUN}.csv",
+        images=directory(f"results/images/noise/{RUN}"),
+    log:
+        f"results/logs/noise/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        size=EVAL["size"],
+        n=EVAL["noise"],
+    shell:
+        "TORCH_HOME=resources/torch arst noise --checkpoint {input.model} --style {input.style}"
+        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
+        " --dots {params.n[dots]} --sigma {params.n[sigma]} --spots {params.n[spots]}"
+        " --radius {params.n[radius]} --alpha {params.n[alpha]} --alpha-delta {params.n[alpha_delta]}"
+        " --seed {params.n[seed]} --table {output.table} --image-dir {output.images}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule noise_summary:
+    input:
+        per_model(f"results/tables/noise/{RUN}.csv"),
+    output:
+        csv="results/tables/noise.csv",
+        md=report(
+            "results/tables/noise.md", caption="../report/noise.rst", category="Noise"
+        ),
+    log:
+        "results/logs/noise_summary.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst noise-summary {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_noise:
+    input:
+        tables=per_model(f"results/tables/noise/{RUN}.csv"),
+        images=per_model(f"results/images/noise/{RUN}"),
+    output:
+        png=report(
+            "results/figures/noise.png",
+            caption="../report/noise_figure.rst",
+            category="Noise",
+        ),
+        pdf="results/figures/noise.pdf",
+    log:
+        "results/logs/plot/noise.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-noise {input.tables} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+# --- diversity -------------------------------------------------------------------------------
+
+
+rule diversity:
+    input:
+        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        style=style_image,
+        images=eval_images(),
+    output:
+        table=f"results/tables/diversity/{RUN}.csv",
+        images=directory(f"results/images/diversity/{RUN}"),
+    log:
+        f"results/logs/diversity/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        size=EVAL["size"],
+        samples=EVAL["diversity"]["samples"],
+        seed=EVAL["diversity"]["seed"],
+        layers=",".join(EVAL["diversity"]["gram_layers"]),
+    shell:
+        "TORCH_HOME=resources/torch arst diversity --checkpoint {input.model} --style {input.style}"
+        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
+        " --samples {params.samples} --seed {params.seed} --gram-layers '{params.layers}'"
+        " --table {output.table} --image-dir {output.images} --threads {threads} > {log} 2>&1"
+
+
+rule diversity_summary:
+    input:
+        per_model(f"results/tables/diversity/{RUN}.csv"),
+    output:
+        csv="results/tables/diversity.csv",
+        md=report(
+            "results/tables/diversity.md",
+            caption="../report/diversity.rst",
+            category="Diversity",
+        ),
+    log:
+        "results/logs/diversity_summary.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst diversity-summary {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_diversity:
+    input:
+        tables=per_model(f"results/tables/diversity/{RUN}.csv"),
+        images=per_model(f"results/images/diversity/{RUN}"),
+    output:
+        png=report(
+            "results/figures/diversity.png",
+            caption="../report/diversity_figure.rst",
+            category="Diversity",
+        ),
+        pdf="results/figures/diversity.pdf",
+    log:
+        "results/logs/plot/diversity.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-diversity {input.tables} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+# --- saddle point and its disjoint-layer ablation ---------------------------------------------
+
+
+rule saddle:
+    input:
+        [path for run in saddle_runs() for path in run[2:]],
+    output:
+        csv="results/tables/saddle.csv",
+        md=report(
+            "results/tables/saddle.md",
+            caption="../report/saddle.rst",
+            category="Saddle point",
+        ),
+        curves="results/tables/saddle_curves.csv",
+    log:
+        "results/logs/saddle.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        runs=" ".join(f"--run {shlex.join(run)}" for run in saddle_runs()),
+        s=EVAL["saddle"],
+    shell:
+        "arst saddle {params.runs} --window {params.s[window]}"
+        " --content-drop {params.s[content_drop]} --style-rise {params.s[style_rise]}"
+        " --csv {output.csv} --md {output.md} --curves {output.curves} > {log} 2>&1"
+
+
+rule plot_saddle:
+    input:
+        curves="results/tables/saddle_curves.csv",
+        summary="results/tables/saddle.csv",
+    output:
+        png=report(
+            "results/figures/saddle.png",
+            caption="../report/saddle_figure.rst",
+            category="Saddle point",
+        ),
+        pdf="results/figures/saddle.pdf",
+    log:
+        "results/logs/plot/saddle.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-saddle --curves {input.curves} --summary {input.summary}"
+        " --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+# --- adjusted vs retrained ----------------------------------------------------------------------
+
+
+rule retrain_compare:
+    input:
+        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        retrained=expand(
+            "results/models/{{impl}}-fixed{fixed}/{{style}}/seed{{seed}}/model.pt",
+            fixed=range(len(RETRAIN_ALPHAS)),
+        ),
+        style=style_image,
+        images=eval_images(),
+    output:
+        table=f"results/tables/retrain/{RUN}.csv",
+    log:
+        f"results/logs/retrain/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        size=EVAL["size"],
+    shell:
+        "TORCH_HOME=resources/torch arst retrain-compare --adjustable {input.model}"
+        " --retrained {input.retrained} --style {input.style} --style-name {wildcards.style}"
+        " --images {input.images} --size {params.size} --table {output.table}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule retrain_summary:
+    input:
+        per_model(f"results/tables/retrain/{RUN}.csv", RETRAIN_IMPLS),
+    output:
+        csv="results/tables/retrain.csv",
+        md=report(
+            "results/tables/retrain.md",
+            caption="../report/retrain.rst",
+            category="Adjusted vs retrained",
+        ),
+    log:
+        "results/logs/retrain_summary.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst retrain-summary {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_retrain:
+    input:
+        per_model(f"results/tables/retrain/{RUN}.csv", RETRAIN_IMPLS),
+    output:
+        png=report(
+            "results/figures/retrain.png",
+            caption="../report/retrain_figure.rst",
+            category="Adjusted vs retrained",
+        ),
+        pdf="results/figures/retrain.pdf",
+    log:
+        "results/logs/plot/retrain.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-retrain {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+# --- the verdict ------------------------------------------------------------------------------
+
+
+rule claims:
+    input:
+        **claims_inputs(),
+    output:
+        csv="results/tables/claims.csv",
+        md=report(
+            "results/tables/claims.md",
+            caption="../report/claims.rst",
+            category="Verdict",
+        ),
+    log:
+        "results/logs/claims.log",
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        args=lambda w, input: " ".join(f"--{k} {v}" for k, v in input.items()),
+    shell:
+        "arst claims {params.args} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+# --- named targets ----------------------------------------------------------------------------
+
+
+rule alpha_zero:
+    input:
+        rules.content_identity_summary.output,
+        rules.plot_content_identity.output,
+
+
+rule combination_grid:
+    input:
+        rules.combinations_summary.output,
+        rules.plot_combinations.output,
+
+
+rule noise_grid:
+    input:
+        rules.noise_summary.output,
+        rules.plot_noise.output,
+
+
+rule diversity_grid:
+    input:
+        rules.diversity_summary.output,
+        rules.plot_diversity.output,
+
+
+rule saddle_point:
+    input:
+        rules.saddle.output,
+        rules.plot_saddle.output,
+
+
+rule adjusted_vs_retrained:
+    input:
+        rules.retrain_summary.output,
+        rules.plot_retrain.output,
+
+
+rule verdict:
+    input:
+        rules.claims.output,
+
+
+TARGETS["compare"] = [
+    "results/tables/content_identity.md",
+    "results/figures/content_identity.png",
+    "results/figures/content_identity.pdf",
+    "results/tables/combinations.md",
+    "results/figures/combinations.png",
+    "results/figures/combinations.pdf",
+    "results/tables/noise.md",
+    "results/figures/noise.png",
+    "results/figures/noise.pdf",
+    "results/tables/diversity.md",
+    "results/figures/diversity.png",
+    "results/figures/diversity.pdf",
+    "results/tables/saddle.md",
+    "results/figures/saddle.png",
+    "results/figures/saddle.pdf",
+    "results/tables/claims.md",
+]
+if RETRAIN_IMPLS and RETRAIN_ALPHAS:
+    TARGETS["compare"] += [
+        "results/tables/retrain.md",
+        "results/figures/retrain.png",
+        "results/figures/retrain.pdf",
+    ]
