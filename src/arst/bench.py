@@ -1,1 +1,343 @@
-"""`arst bench`: training and stylizing speed (filled in by the GPU fast-path work)."""
+"""`arst bench`: training img/s and stylizing fps of the fast path against the port as
+shipped, measured in one process on one device, and a numerics check of the fast path.
+
+As shipped: the baseline recipe on a plain fp32 eager runtime. Fast path: the corrected
+recipe on the runtime this machine resolves to (bf16 autocast, channels_last and
+torch.compile on CUDA; on the CPU that is plain fp32 too, so there the numerics must agree
+exactly). Content is synthetic uint8 already on the device, so the figures are the
+model's and not the disk's; alpha is drawn per step on the host, as training draws it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .alphas import sample_alpha
+from .cli import runtime_args, runtime_from, verb
+from .data.embedded import make_style
+from .data.images import load_style
+from .errors import ArstError, ConfigError
+from .io import write_json, write_text
+from .nn.model import build_model
+from .nn.vgg import describe_weights
+from .recipe import load_recipe
+from .runtime import Runtime
+from .stylize import stylize_tensor
+from .train import TrainStep
+
+SHIPPED, FAST = "baseline", "corrected"
+# Settings per device type: CUDA's are the issue's (256x256, batch 8, 100 numerics steps);
+# the CPU's keep a run to seconds.
+DEFAULTS = {
+    "cuda": dict(sizes="256,512,1920x1080", train_size=256, batch=8, warmup=10, train_steps=50,
+                 stylize_iters=100, numerics_steps=100, numerics_last=20),
+    "cpu": dict(sizes="64,128", train_size=64, batch=2, warmup=1, train_steps=3,
+                stylize_iters=3, numerics_steps=4, numerics_last=2),
+}
+# The issue's goals on one H100, printed beside the figures they apply to.
+GOALS = {"train_img_s": 1000.0, "stylize_1920x1080_fps": 300.0, "numerics_max_rel_diff": 0.02}
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """'256,512,1920x1080' -> [(256, 256), (512, 512), (1080, 1920)]: (height, width);
+    WxH, as screens are named."""
+    sizes = []
+    for item in text.replace(" ", "").split(","):
+        if not item:
+            continue
+        try:
+            w, _, h = item.lower().partition("x")
+            sizes.append((int(h or w), int(w)))
+        except ValueError:
+            raise ConfigError(f"--sizes item {item!r}: expected N or WxH") from None
+    return sizes
+
+
+def size_name(size: tuple[int, int]) -> str:
+    return f"{size[1]}x{size[0]}"
+
+
+def synthetic_content(n: int, size: int, seed: int) -> torch.Tensor:
+    """n uint8 images: smooth random colour fields with fine noise, closer to photographs'
+    statistics than white noise, so the numerics check trains on something image-like."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 8, 8, generator=g) * 255
+    smooth = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)
+    noisy = smooth + 12 * torch.randn(n, 3, size, size, generator=g)
+    return noisy.clamp(0, 255).round().to(torch.uint8)
+
+
+def synthetic_style(size: int) -> torch.Tensor:
+    with tempfile.TemporaryDirectory() as tmp:
+        return load_style(make_style("mosaic", Path(tmp) / "style.png", size=size))
+
+
+class Content:
+    """A pool of content images on the device; step k takes the k-th batch, round robin."""
+
+    def __init__(self, runtime: Runtime, batch: int, size: int, batches: int = 16, seed: int = 0):
+        self.batch, self.batches = batch, batches
+        self.pool = runtime.upload(synthetic_content(batch * batches, size, seed))
+
+    def __call__(self, step: int) -> torch.Tensor:
+        start = (step % self.batches) * self.batch
+        return self.pool[start:start + self.batch]
+
+
+def timed(runtime: Runtime, fn, first: int, count: int) -> float:
+    """Seconds for fn(first), ..., fn(first + count - 1), the device drained before and
+    after: fn itself never waits for the device, so this is its throughput."""
+    runtime.synchronize()
+    began = time.perf_counter()
+    for i in range(first, first + count):
+        fn(i)
+    runtime.synchronize()
+    return time.perf_counter() - began
+
+
+def profiled(runtime: Runtime, fn, first: int, count: int) -> str:
+    """torch.profiler's table of `count` calls of fn, by device time (CPU time on the CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if runtime.cuda else [])
+    with profile(activities=activities) as prof:
+        timed(runtime, fn, first, count)
+    key = "self_device_time_total" if runtime.cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=30)
+
+
+def trainer(step: TrainStep, content: Content, seed: int):
+    """fn(k): optimiser step k on the k-th content batch and step k's alpha; returns the
+    step's loss row, on the device."""
+    return lambda k: step(content(k), sample_alpha(step.recipe, k, content.batch, seed))[0]
+
+
+def stylizer(recipe, runtime: Runtime, size: tuple[int, int], frames: int, seed: int):
+    """fn(i): stylize one (1, 3, H, W) frame at the i-th of `frames` random alphas (alpha is
+    data to a compiled graph: changing it costs no recompilation)."""
+    model = runtime.inference(runtime.module(build_model(recipe, seed)))
+    g = torch.Generator().manual_seed(seed)
+    frame = runtime.images(torch.randint(0, 256, (1, 3, *size), generator=g, dtype=torch.uint8))
+    alphas = runtime.upload(torch.rand(frames, 1, recipe.n_alpha, generator=g))
+    return lambda i: stylize_tensor(model, frame, alphas[i % frames], runtime)
+
+
+def compare_losses(reference, fast, names: list[str], last: int) -> dict:
+    """Per-layer raw losses (loss rows [total, term 0, ...], one per step), each the mean
+    of the last `last` steps, fast vs reference; NaN anywhere in either run is flagged."""
+    ref, new = torch.stack(reference).cpu().double(), torch.stack(fast).cpu().double()
+    nan = not (torch.isfinite(ref).all() and torch.isfinite(new).all())
+    a, b = ref[-last:, 1:].mean(0), new[-last:, 1:].mean(0)
+    diff = (b - a).abs()
+    rel = torch.where(diff == 0, torch.zeros_like(diff), diff / a.abs())
+    per_layer = {n: {"fp32": float(a[i]), "fast": float(b[i]), "rel_diff": float(rel[i])}
+                 for i, n in enumerate(names)}
+    return {"steps": len(reference), "last": last, "per_layer": per_layer,
+            "max_rel_diff": float(rel.max()), "nan": nan}
+
+
+def bench(runtime: Runtime, sizes: list[tuple[int, int]], train_size: int, batch: int, warmup: int,
+          train_steps: int, stylize_iters: int, numerics_steps: int, numerics_last: int,
+          loss_weights: str = "random", loss_seed: int = 0, seed: int = 0, report=print,
+          save=None, profile=None) -> dict:
+    """Every figure, as a dict (see `--json`). `report` gets a line per figure as it is
+    measured, `save` the dict so far after each measurement, `profile` (if given) profiler
+    tables of the fast path's training step and of its largest frame size.
+
+    A measurement that fails leaves its figure None and a line in "errors", and the others
+    still run: one run on a borrowed GPU should bring back everything that worked."""
+    shipped_rt = Runtime(runtime.device)
+    shipped, fast = load_recipe(SHIPPED), load_recipe(FAST)
+    style = synthetic_style(train_size)
+    content = Content(runtime, batch, train_size, seed=seed)
+    device = torch.cuda.get_device_name(runtime.device) if runtime.cuda else "cpu"
+    out = {"device": device, "torch": torch.__version__,
+           "shipped": {"recipe": SHIPPED, "runtime": shipped_rt.describe(), "dtype": shipped_rt.precision},
+           "fast": {"recipe": FAST, "runtime": runtime.describe(), "dtype": runtime.precision},
+           "loss_net": describe_weights(loss_weights, loss_seed),
+           "train": {"size": train_size, "batch": batch, "steps": train_steps, "warmup": warmup},
+           "stylize": [], "numerics": {}, "errors": []}
+
+    def attempt(what: str, fn):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            traceback.print_exc(file=sys.stderr)
+            out["errors"].append(f"{what}: {type(exc).__name__}: {exc}")
+            report(f"{what}: FAILED ({type(exc).__name__}: {exc})")
+            return None
+        finally:
+            if runtime.cuda:
+                torch.cuda.empty_cache()
+            if save:
+                save(out)
+
+    if save:
+        save(out)
+
+    def make_step(recipe, rt):
+        return TrainStep(recipe, rt, style, seed, loss_weights, loss_seed)
+
+    def train_rate(run, done: int) -> float:
+        """img/s over `train_steps` steps, after warm-up to step `warmup` (compilation
+        included) from step `done`."""
+        for k in range(done, warmup):
+            run(k)
+        return train_steps * batch / timed(runtime, run, max(warmup, done), train_steps)
+
+    def shipped_training():
+        rate = train_rate(trainer(make_step(shipped, shipped_rt), content, seed), 0)
+        report(f"train as shipped ({SHIPPED}, fp32 eager): {rate:.1f} img/s")
+        return rate
+
+    out["train"]["shipped_img_s"] = attempt("train as shipped", shipped_training)
+
+    def fast_training():
+        # The check's steps double as the fast path's warm-up (and compilation).
+        fast_step = make_step(fast, runtime)
+        candidate = trainer(fast_step, content, seed)
+        reference = trainer(make_step(fast, shipped_rt), content, seed)
+        rows = [(reference(k), candidate(k)) for k in range(numerics_steps)]
+        if rows:
+            n = out["numerics"] = compare_losses(*zip(*rows), names=fast_step.objective.term_names,
+                                                 last=min(max(numerics_last, 1), numerics_steps))
+            report(f"numerics ({FAST}, {numerics_steps} steps, fp32 vs fast path): max relative "
+                   f"difference of per-layer losses {100 * n['max_rel_diff']:.3f}%, NaN: {n['nan']}")
+        del reference, rows
+        rate = train_rate(candidate, numerics_steps)
+        report(f"train fast path ({FAST}, {runtime.precision}): {rate:.1f} img/s")
+        if profile:
+            profile(f"train fast path, {train_size}x{train_size} batch {batch}, 5 steps",
+                    profiled(runtime, candidate, max(warmup, numerics_steps) + train_steps, 5))
+        return rate
+
+    out["train"]["fast_img_s"] = attempt("train fast path", fast_training)
+
+    largest = max(sizes, key=lambda hw: hw[0] * hw[1], default=None)
+    for size in sizes:
+        row = {"size": size_name(size), "height": size[0], "width": size[1], "iters": stylize_iters}
+        out["stylize"].append(row)
+        for key, recipe, rt in (("shipped_fps", shipped, shipped_rt), ("fast_fps", fast, runtime)):
+            label = f"stylize {size_name(size)} {'as shipped' if rt is shipped_rt else 'fast path'}"
+
+            def measure():
+                run = stylizer(recipe, rt, size, warmup + stylize_iters, seed)
+                for i in range(warmup):
+                    run(i)
+                fps = stylize_iters / timed(rt, run, warmup, stylize_iters)
+                report(f"{label}: {fps:.1f} fps")
+                if profile and rt is runtime and size == largest:
+                    profile(f"{label}, 5 frames", profiled(rt, run, 0, 5))
+                return fps
+            row[key] = attempt(label, measure)
+
+    for entry, unit in ((out["train"], "img_s"), *((row, "fps") for row in out["stylize"])):
+        a, b = entry.get(f"shipped_{unit}"), entry.get(f"fast_{unit}")
+        entry["ratio"] = b / a if a and b else None
+    if save:
+        save(out)
+    return out
+
+
+def format_table(r: dict) -> str:
+    def num(v, unit="", digits=1):
+        return "failed" if v is None else f"{v:,.{digits}f}{unit}"
+
+    def goal(value, target, above=True):
+        if value is None:
+            return ""
+        return f"goal {target:g}: " + ("met" if (value >= target) == above else "NOT met")
+
+    t = r["train"]
+    train_goal = goal(t["fast_img_s"], GOALS["train_img_s"]) if r["fast"]["dtype"] == "bf16" else ""
+    lines = [f"device: {r['device']} (torch {r['torch']}), loss network {r['loss_net']}",
+             f"as shipped: {r['shipped']['recipe']} recipe, {r['shipped']['runtime']}",
+             f"fast path:  {r['fast']['recipe']} recipe, {r['fast']['runtime']}",
+             "",
+             f"{'':34}{'as shipped':>12}{'fast path':>12}{'ratio':>9}",
+             f"{'dtype':34}{r['shipped']['dtype']:>12}{r['fast']['dtype']:>12}",
+             f"{'train ' + str(t['size']) + 'x' + str(t['size']) + ' batch ' + str(t['batch']) + ' img/s':34}"
+             f"{num(t['shipped_img_s']):>12}{num(t['fast_img_s']):>12}{num(t['ratio'], 'x', 2):>9}  "
+             f"{train_goal}".rstrip()]
+    for s in r["stylize"]:
+        mark = goal(s["fast_fps"], GOALS["stylize_1920x1080_fps"]) if s["size"] == "1920x1080" else ""
+        lines.append(f"{'stylize ' + s['size'] + ' fps':34}{num(s['shipped_fps']):>12}"
+                     f"{num(s['fast_fps']):>12}{num(s['ratio'], 'x', 2):>9}  {mark}".rstrip())
+    n = r["numerics"]
+    if n:
+        lines += ["", f"numerics: {r['fast']['recipe']} recipe, {n['steps']} steps from the same start, "
+                      f"fp32 eager vs fast path, per-layer raw loss averaged over the last {n['last']}:"]
+        for name, v in n["per_layer"].items():
+            lines.append(f"  {name:10} fp32 {v['fp32']:.6g}  fast {v['fast']:.6g}  "
+                         f"diff {100 * v['rel_diff']:.3f}%")
+        lines.append(f"  max relative difference {100 * n['max_rel_diff']:.3f}% "
+                     f"({goal(n['max_rel_diff'], GOALS['numerics_max_rel_diff'], above=False)}); "
+                     f"NaN: {'YES' if n['nan'] else 'none'}")
+    for e in r["errors"]:
+        lines.append(f"FAILED {e}")
+    return "\n".join(lines)
+
+
+@verb("bench", "training img/s and stylizing fps: the fast path against the port as shipped")
+def _bench(p):
+    p.add_argument("--sizes", help="stylizing sizes, N or WxH, comma-separated "
+                                   f"(CUDA: {DEFAULTS['cuda']['sizes']}; CPU: {DEFAULTS['cpu']['sizes']})")
+    p.add_argument("--train-size", type=int, help="training image side (CUDA 256, CPU 64)")
+    p.add_argument("--batch", type=int, help="training batch (CUDA 8, CPU 2)")
+    p.add_argument("--warmup", type=int, help="untimed steps or frames before each timing")
+    p.add_argument("--train-steps", type=int, help="timed optimiser steps")
+    p.add_argument("--stylize-iters", type=int, help="timed frames per size")
+    p.add_argument("--numerics-steps", type=int, help="steps of the fp32-vs-fast check (CUDA 100; 0: skip)")
+    p.add_argument("--numerics-last", type=int, help="steps averaged at the end of the check")
+    p.add_argument("--loss-weights", default="random", help="random, imagenet, or a state-dict path")
+    p.add_argument("--loss-seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compile-mode", default="auto",
+                   help="torch.compile mode of the fast path (auto: reduce-overhead, i.e. CUDA "
+                        "graphs, on CUDA; default on the CPU)")
+    p.add_argument("--json", help="also write the figures to this JSON file (rewritten as they come)")
+    p.add_argument("--profile", help="write torch.profiler tables of the fast path to this file")
+    runtime_args(p)
+
+    def run(args):
+        rt = runtime_from(args)
+        rt = dataclasses.replace(rt, compile_mode=None if args.compile_mode == "auto" else args.compile_mode)
+        d = DEFAULTS["cuda" if rt.cuda else "cpu"]
+        opt = {k: d[k] if getattr(args, k) is None else getattr(args, k) for k in d}
+        if min(opt["train_size"], opt["batch"], opt["train_steps"], opt["stylize_iters"]) < 1 \
+                or min(opt["warmup"], opt["numerics_steps"], opt["numerics_last"]) < 0:
+            raise ConfigError(f"bench settings out of range: {opt}")
+        opt["sizes"] = parse_sizes(opt["sizes"])
+        if args.profile:
+            write_text(args.profile, "")
+
+        def profile(title: str, table: str) -> None:
+            with open(args.profile, "a") as f:
+                f.write(f"== {title}\n{table}\n\n")
+        result = bench(rt, loss_weights=args.loss_weights, loss_seed=args.loss_seed, seed=args.seed,
+                       report=lambda line: print(line, flush=True),
+                       save=(lambda r: write_json(args.json, r)) if args.json else None,
+                       profile=profile if args.profile else None, **opt)
+        print("\n" + format_table(result), flush=True)
+        if result["errors"]:
+            raise ArstError(f"{len(result['errors'])} measurement(s) failed: " + "; ".join(result["errors"]))
+    return run
+
+
+if __name__ == "__main__":
+    # `python -m arst.bench ...` parses only this verb's arguments, importing none of the
+    # other verbs' modules (their dependencies may be missing where only a benchmark runs).
+    from .cli import build_parser
+    arguments = build_parser().parse_args(["bench", *sys.argv[1:]])
+    try:
+        arguments.run(arguments)
+    except ArstError as exc:
+        print(f"arst bench: error: {exc}", file=sys.stderr)
+        sys.exit(2)

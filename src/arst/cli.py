@@ -235,4 +235,6 @@ def _load_verbs() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script this module is loaded twice; the verbs register in `arst.cli`.
+    from arst.cli import main as package_main
+    sys.exit(package_main())

@@ -10,7 +10,9 @@ from .recipe import Recipe
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
-    """F F^T / (C H W) per sample, in fp32 even under autocast: bf16 Grams lose the style signal."""
+    """F F^T / (C H W) per sample, in fp32 even under autocast: bf16 Grams lose the style signal.
+    Under autocast the features are bf16, so this is a bf16 product accumulated in fp32, which
+    TF32 tensor cores compute exactly (Runtime.backend_flags)."""
     b, c, h, w = features.shape
     with torch.autocast(features.device.type, enabled=False):
         f = features.float().reshape(b, c, h * w)
@@ -32,7 +34,9 @@ class EMANormalizer(nn.Module):
         self.register_buffer("in_scope", torch.tensor(in_scope))
 
     def ratios(self) -> torch.Tensor:
-        total = self.value[self.in_scope].sum()
+        # Not value[in_scope]: a boolean index has a data-dependent shape, so it waits for
+        # the GPU (a host sync every step) and splits a compiled step in two.
+        total = torch.where(self.in_scope, self.value, 0.0).sum()
         return torch.where(self.in_scope, total / self.value, torch.ones_like(self.value))
 
     @torch.no_grad()
@@ -57,14 +61,15 @@ class Objective(nn.Module):
 
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
-        """The style Grams are computed once, not at every step."""
+        """The style Grams are computed once, not at every step; as buffers they follow the
+        module to its device (and, being 3-d, keep their layout under channels_last)."""
         feats = self.vgg(style_image)
-        self.style_grams = [gram(feats[name]) for name in self.style_layers]
+        for name in self.style_layers:
+            self.register_buffer(f"style_gram_{name}", gram(feats[name]), persistent=False)
 
-    def to(self, *args, **kwargs):
-        out = super().to(*args, **kwargs)
-        self.style_grams = [g.to(*args, **kwargs) for g in self.style_grams]
-        return out
+    @property
+    def style_grams(self) -> list[torch.Tensor]:
+        return [getattr(self, f"style_gram_{name}") for name in self.style_layers]
 
     def mse(self, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
         """Unweighted per-sample losses (B, 1 + n): content MSE, then each layer's Gram MSE."""

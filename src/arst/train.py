@@ -55,6 +55,59 @@ class StepBatches(torch.utils.data.Dataset):
         return self.cache.batch(self.indices(step))
 
 
+class TrainStep:
+    """One recipe's model, frozen loss network, objective and optimiser on a runtime, and
+    its optimiser step: what `train` runs every step, and what `arst bench` times.
+
+    A call only enqueues work: it reads nothing back to the host, since every host sync
+    (.item(), a blocking copy, a boolean index) idles the GPU until the host catches up.
+    """
+
+    def __init__(self, recipe: Recipe, runtime: Runtime, style_image: torch.Tensor, seed: int,
+                 loss_weights: str = "random", loss_seed: int = 0):
+        self.recipe, self.runtime = recipe, runtime
+        self.model = runtime.module(build_model(recipe, seed))
+        # The port's optimiser never held the conditioner: freezing it is bit-identical and cheaper.
+        self.model.conditioner.requires_grad_(recipe.train_conditioner)
+        self.model.train()
+        self.vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers],
+                               loss_weights, loss_seed)
+        self.objective = runtime.module(Objective(recipe, self.vgg, style_image))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas,
+                                          fused=runtime.cuda or None)
+        # Model and loss network in one graph, so the compiler fuses across their boundary.
+        self.compiled_loss = runtime.compiled(self.loss_of)
+
+    def loss_of(self, images: torch.Tensor, alpha: torch.Tensor):
+        with self.runtime.autocast():
+            output = self.model(images, alpha)
+            total, raw, terms = self.objective.combine(self.objective.mse(output, images), alpha)
+        return output, total, raw, terms
+
+    def __call__(self, images: torch.Tensor, alpha: torch.Tensor, diagnose: bool = False):
+        """images (B, 3, H, W) uint8 or float, on the host or the device; alpha (B or 1, n).
+
+        Returns, on the device: the losses [total, raw term 0, raw term 1, ...] (a fresh
+        tensor: a CUDA graph's own outputs do not outlive its next replay), alpha, and the
+        content/style gradient cosine (a 1-tensor, NaN unless `diagnose`; that step syncs).
+        """
+        images = self.runtime.images(images)
+        alpha = self.runtime.upload(alpha)
+        with self.runtime.backend_flags():
+            self.runtime.step_begin()
+            output, total, raw, terms = (self.loss_of if diagnose else self.compiled_loss)(images, alpha)
+            cosine = math.nan
+            if diagnose:
+                cosine = gradient_cosine(output, terms[:, 0].mean(), terms[:, 1:].sum(1).mean())
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            self.optimizer.step()
+        self.objective.ema.update(raw)
+        losses = torch.cat([total.detach().float()[None], raw.float()])
+        return losses, alpha, torch.full((1,), cosine, device=self.runtime.device)
+
+
 @dataclass
 class TrainLog:
     """Per-step rows, kept on the device between flushes so the hot loop never syncs."""
@@ -125,13 +178,9 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         raise ConfigError(f"content cache {content} holds {cache.size}px images, training asks for {size}px")
     style_image = load_style(style, recipe.style_size)
 
-    model = runtime.module(build_model(recipe, seed))
-    # The port's optimiser never held the conditioner: freezing it is bit-identical and cheaper.
-    model.conditioner.requires_grad_(recipe.train_conditioner)
-    vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers], loss_weights, loss_seed)
-    objective = runtime.module(Objective(recipe, vgg, style_image))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas, fused=runtime.cuda or None)
+    train_step = TrainStep(recipe, runtime, style_image, seed, loss_weights, loss_seed)
+    model, vgg, objective = train_step.model, train_step.vgg, train_step.objective
+    optimizer = train_step.optimizer
 
     identity = {"recipe": recipe.to_dict(), "seed": seed, "loss_net": vgg.kind,
                 "loss_weights": str(loss_weights), "loss_seed": loss_seed, "batch": batch,
@@ -162,39 +211,20 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
             style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
             ema=objective.ema.value.detach().cpu(), runtime=runtime.describe()))
 
-    def loss_of(images: torch.Tensor, alpha: torch.Tensor):
-        with runtime.autocast():
-            output = model(images, alpha)
-            total, raw, terms = objective.combine(objective.mse(output, images), alpha)
-        return output, total, raw, terms
-
-    step_fn = runtime.compiled(loss_of)
     batches = torch.utils.data.DataLoader(
         StepBatches(cache, batch, recipe.shuffle, seed), batch_size=None,
         sampler=range(start, steps), num_workers=workers, pin_memory=runtime.cuda,
         persistent_workers=False)
     began = time.perf_counter()
-    nan = torch.tensor(float("nan"), device=runtime.device)
     bar = tqdm(total=steps, initial=start, unit="step", disable=not progress, mininterval=1.0,
                desc=f"train {recipe.name} seed {seed}")
-    model.train()
     for step, images in zip(range(start, steps), batches):
-        images = runtime.images(images)
-        alpha = sample_alpha(recipe, step, batch, seed).to(runtime.device)
-        diagnose = diagnostics_every and step % diagnostics_every == 0
-        output, total, raw, terms = (loss_of if diagnose else step_fn)(images, alpha)
-        cosine = nan
-        if diagnose:
-            cosine = torch.tensor(gradient_cosine(output, terms[:, 0].mean(), terms[:, 1:].sum(1).mean()),
-                                  device=runtime.device)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        objective.ema.update(raw)
-        elapsed = torch.tensor(time.perf_counter() - began, device=runtime.device)
-        train_log.add(torch.cat([torch.tensor([step], device=runtime.device, dtype=torch.float32),
-                                 total.detach().float()[None], raw.float(), objective.ema.value.clone(),
-                                 alpha.float().mean(0), cosine[None], elapsed[None]]))
+        diagnose = bool(diagnostics_every) and step % diagnostics_every == 0
+        losses, alpha, cosine = train_step(images, sample_alpha(recipe, step, batch, seed), diagnose)
+        # torch.full, not torch.tensor: a host value copied to the device would sync.
+        train_log.add(torch.cat([torch.full((1,), step, device=runtime.device, dtype=torch.float32),
+                                 losses, objective.ema.value.clone(), alpha.float().mean(0), cosine,
+                                 torch.full((1,), time.perf_counter() - began, device=runtime.device)]))
         bar.update(1)
         done = step + 1
         if done % log_every == 0 or done == steps:

@@ -17,6 +17,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _WEIGHTS = {"vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1,
             "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1}
+_CONFIGS = {"vgg16": "D", "vgg19": "E"}  # torchvision's names for the two layouts
 
 
 def layer_names(features: nn.Sequential) -> dict[str, int]:
@@ -58,7 +59,8 @@ class VGGFeatures(nn.Module):
         super().__init__()
         if arch not in _WEIGHTS:
             raise DataError(f"unknown loss network {arch!r}; expected one of {sorted(_WEIGHTS)}")
-        full = getattr(torchvision.models, arch)(weights=None).features
+        # The feature layers alone: the full model would also build a 120M-parameter classifier.
+        full = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs[_CONFIGS[arch]])
         index = layer_names(full)
         unknown = [name for name in layers if name not in index]
         if unknown:

@@ -1,0 +1,68 @@
+"""`arst bench` end to end at tiny sizes: on the CPU always, on CUDA where there is one."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from arst.bench import parse_sizes
+from arst.cli import main as cli
+from arst.errors import ConfigError
+
+TINY = ["--train-size", "32", "--batch", "1", "--sizes", "32,36x22", "--train-steps", "1",
+        "--stylize-iters", "1", "--warmup", "0", "--numerics-steps", "3", "--numerics-last", "2"]
+
+
+def _positive(value) -> bool:
+    return isinstance(value, float) and math.isfinite(value) and value > 0
+
+
+def _run(tmp_path, capsys, *extra):
+    out = tmp_path / "bench.json"
+    assert cli(["bench", *TINY, "--json", str(out), *extra]) == 0
+    return json.loads(out.read_text()), capsys.readouterr().out
+
+
+def _check_figures(result, printed):
+    assert result["errors"] == []
+    train = result["train"]
+    assert train["size"] == 32 and train["batch"] == 1
+    assert all(_positive(train[k]) for k in ("shipped_img_s", "fast_img_s", "ratio"))
+    assert [s["size"] for s in result["stylize"]] == ["32x32", "36x22"]
+    assert result["stylize"][1]["height"] == 22  # WxH, as screens are named
+    for row in result["stylize"]:
+        assert all(_positive(row[k]) for k in ("shipped_fps", "fast_fps", "ratio"))
+    numerics = result["numerics"]
+    assert numerics["steps"] == 3 and numerics["last"] == 2 and numerics["nan"] is False
+    assert list(numerics["per_layer"]) == ["content", "relu2_2", "relu3_4", "relu4_4"]
+    assert all(_positive(v["fp32"]) and _positive(v["fast"]) for v in numerics["per_layer"].values())
+    for line in ("train 32x32 batch 1 img/s", "stylize 32x32 fps", "stylize 36x22 fps",
+                 "max relative difference", "as shipped: baseline recipe", "fast path:  corrected recipe"):
+        assert line in printed
+
+
+def test_bench_on_cpu(tmp_path, capsys):
+    result, printed = _run(tmp_path, capsys, "--device", "cpu")
+    _check_figures(result, printed)
+    assert result["device"] == "cpu" and result["fast"]["dtype"] == result["shipped"]["dtype"] == "fp32"
+    # On the CPU the fast path resolves to the plain one: the two runs must agree exactly.
+    assert result["numerics"]["max_rel_diff"] == 0.0
+    assert "compile=False" in result["fast"]["runtime"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bench_bf16_on_cuda(tmp_path, capsys):
+    # Eager, so it takes seconds; `arst bench` on the device exercises torch.compile.
+    result, printed = _run(tmp_path, capsys, "--device", "cuda", "--compile", "false")
+    _check_figures(result, printed)
+    assert result["fast"]["dtype"] == "bf16" and result["shipped"]["dtype"] == "fp32"
+    # At 32 px, batch 1 and 4 steps the bf16/fp32 gap is larger than the 2% goal, which the
+    # full bench measures at 256 px over 100 steps (H200: 7.1% here, 0.7-1.1% there).
+    assert result["numerics"]["max_rel_diff"] < 0.15
+
+
+def test_parse_sizes():
+    assert parse_sizes("256, 1920x1080,") == [(256, 256), (1080, 1920)]
+    with pytest.raises(ConfigError, match="WxH"):
+        parse_sizes("big")
