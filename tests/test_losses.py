@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torchvision
 
 from arst.alphas import sample_alpha
 from arst.errors import ConfigError

@@ -12,7 +12,7 @@ from ..cli import runtime_args, runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .alphaspec import alpha_for, parse_alpha_specs, spec_label, vector_text
-from .common import load_eval_images, read_tables, write_table
+from .common import load_eval_images, write_table, summary_verb
 
 
 def combinations(checkpoint, style, images, specs, size=128, style_name="style", image_dir=None,
@@ -68,22 +68,17 @@ def _cli(p):
     return run
 
 
-@verb("combinations-summary", "per alpha vector: losses and distance to the other vectors' outputs")
-def _cli_summary(p):
-    p.add_argument("tables", nargs="+")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Per alpha vector: each term's loss and the mean pixel distance to the other vectors' outputs."""
+    keys = ["implementation", "loss_net", "train_steps", "style", "seed", "combo", "combo_label",
+            "alpha_vector", "ignored"]
+    table = table.assign(ignored=table["ignored"].fillna(""))
+    wide = table.pivot_table(index=keys, columns="term", values="loss", aggfunc="mean")
+    wide.columns = [f"loss_{c}" for c in wide.columns]
+    dist = table.groupby(keys)["distance_to_others"].mean().rename("pixel_distance_to_others")
+    return wide.join(dist).reset_index()
 
-    def run(args):
-        table = read_tables(args.tables)
-        keys = ["implementation", "loss_net", "train_steps", "style", "seed", "combo", "combo_label",
-                "alpha_vector"]
-        table["ignored"] = table["ignored"].fillna("")
-        wide = table.pivot_table(index=keys + ["ignored"], columns="term", values="loss", aggfunc="mean")
-        wide.columns = [f"loss_{c}" for c in wide.columns]
-        dist = table.groupby(keys + ["ignored"])["distance_to_others"].mean().rename("pixel_distance_to_others")
-        out = wide.join(dist).reset_index()
-        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
-        write_table(out, args.csv, args.md, title=f"Combinations of layers (loss network: {nets}; "
-                    "'ignored': layers of the vector this implementation lacks)")
-    return run
+
+summary_verb("combinations-summary", "per alpha vector: losses and distance to the other vectors' outputs",
+             summarize, "Combinations of layers (loss network: {nets}; "
+             "'ignored': layers of the vector this implementation lacks)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 import torch
@@ -16,7 +16,7 @@ def load_eval_images(paths: Iterable[str | Path], size: int) -> tuple[list[str],
     """Names (file stems) and a float (N, 3, size, size) batch in 0..255: the fixed
     evaluation set, cropped the way training content is."""
     paths = [Path(p) for p in paths]
-    arrays = [torch.from_numpy(center_crop_resize(load_rgb(p), size)) for p in paths]
+    arrays = [torch.from_numpy(center_crop_resize(load_rgb(p), size).copy()) for p in paths]
     return [p.stem for p in paths], torch.stack(arrays).permute(0, 3, 1, 2).float()
 
 
@@ -36,3 +36,23 @@ def write_table(frame: pd.DataFrame, csv_path: str | Path, markdown_path: str | 
 
 def read_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def summary_verb(name: str, help: str, summarize: Callable[[pd.DataFrame], pd.DataFrame], title: str):
+    """Register `arst NAME TABLE... --csv C --md M`: merge an experiment's per-model tables,
+    summarize them, and write the CSV and the Markdown table, whose `title` may name
+    {nets}, the loss networks the rows came from."""
+    from ..cli import verb
+
+    @verb(name, help)
+    def setup(p):
+        p.add_argument("tables", nargs="+", help="the experiment's per-model CSVs")
+        p.add_argument("--csv", required=True)
+        p.add_argument("--md", required=True)
+
+        def run(args):
+            table = read_tables(args.tables)
+            nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
+            write_table(summarize(table), args.csv, args.md, title=title.format(nets=nets))
+        return run
+    return setup

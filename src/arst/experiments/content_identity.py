@@ -13,7 +13,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from ..cli import runtime_args, runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, read_tables, write_table
+from .common import load_eval_images, write_table, summary_verb
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
@@ -69,14 +69,9 @@ def _cli(p):
     return run
 
 
-@verb("content-identity-summary", "merge the content-identity tables into one CSV and Markdown table")
-def _cli_summary(p):
-    p.add_argument("tables", nargs="+")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=["content_file", "image_file"], errors="ignore")
 
-    def run(args):
-        table = read_tables(args.tables).drop(columns=["content_file", "image_file"], errors="ignore")
-        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
-        write_table(table, args.csv, args.md, title=f"Content at alpha = 0 (loss network: {nets})")
-    return run
+
+summary_verb("content-identity-summary", "merge the content-identity tables into one CSV and Markdown table",
+             summarize, "Content at alpha = 0 (loss network: {nets})")

@@ -15,7 +15,7 @@ from ..data.images import save_image
 from ..evaluate import Evaluator
 from ..losses import gram
 from .alphaspec import vector_text
-from .common import load_eval_images, read_tables, write_table
+from .common import load_eval_images, write_table, summary_verb
 
 
 def pairwise_mean(items: list[torch.Tensor], distance) -> list[float]:
@@ -101,15 +101,5 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-@verb("diversity-summary", "mean pairwise output distance beside content and style losses")
-def _cli_summary(p):
-    p.add_argument("tables", nargs="+")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
-
-    def run(args):
-        table = read_tables(args.tables)
-        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
-        write_table(summarize(table), args.csv, args.md,
-                    title=f"Diversity under random alpha (loss network: {nets}; pixel distance in 0..255)")
-    return run
+summary_verb("diversity-summary", "mean pairwise output distance beside content and style losses",
+             summarize, "Diversity under random alpha (loss network: {nets}; pixel distance in 0..255)")

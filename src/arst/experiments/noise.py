@@ -26,7 +26,7 @@ from scipy.ndimage import gaussian_filter
 from ..cli import runtime_args, runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, read_tables, write_table
+from .common import load_eval_images, write_table, summary_verb
 
 CONDITIONS = ("mask", "spots", "alpha", "mask+alpha", "spots+alpha")
 
@@ -134,15 +134,5 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
             .mean().reset_index())
 
 
-@verb("noise-summary", "output change per noise condition (mean over images)")
-def _cli_summary(p):
-    p.add_argument("tables", nargs="+")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
-
-    def run(args):
-        table = read_tables(args.tables)
-        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
-        write_table(summarize(table), args.csv, args.md,
-                    title=f"Noise: output change (0..255) and its ratio to the input change (loss network: {nets})")
-    return run
+summary_verb("noise-summary", "output change per noise condition (mean over images)", summarize,
+             "Noise: output change (0..255) and its ratio to the input change (loss network: {nets})")

@@ -9,7 +9,7 @@ import torch
 from ..cli import runtime_args, runtime_from, verb
 from ..evaluate import Evaluator
 from .alphaspec import vector_text
-from .common import load_eval_images, read_tables, write_table
+from .common import load_eval_images, write_table, summary_verb
 
 
 def compare(adjustable, retrained: list[str], style, images, size=128, style_name="style",
@@ -57,16 +57,6 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@verb("retrain-summary", "adjusted vs retrained per-layer losses (mean over images)")
-def _cli_summary(p):
-    p.add_argument("tables", nargs="+")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
-
-    def run(args):
-        table = read_tables(args.tables)
-        nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
-        write_table(summarize(table), args.csv, args.md, title=(
-            f"Adjusted vs retrained: per-layer losses at the same alpha; ratio = adjusted / retrained "
-            f"(loss network: {nets})"))
-    return run
+summary_verb("retrain-summary", "adjusted vs retrained per-layer losses (mean over images)", summarize,
+             "Adjusted vs retrained: per-layer losses at the same alpha; ratio = adjusted / retrained "
+             "(loss network: {nets})")

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 from ..cli import runtime_args, runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, parse_floats, read_tables, write_table
+from .common import load_eval_images, parse_floats, write_table, summary_verb
 
 
 def sweep(checkpoint, style, images, size=128, points=11, others=(0.0, 1.0), style_name="style",
@@ -82,15 +82,5 @@ def _cli(p):
     return run
 
 
-@verb("sweep-summary", "Spearman rho and monotonic fall of each layer's own loss against its alpha")
-def _cli_summary(p):
-    p.add_argument("tables", nargs="+", help="sweep CSVs")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
-
-    def run(args):
-        table = read_tables(args.tables)
-        nets = ", ".join(sorted(table["loss_net"].unique()))
-        write_table(summarize(table), args.csv, args.md,
-                    title=f"Layer loss vs alpha (loss network: {nets})")
-    return run
+summary_verb("sweep-summary", "Spearman rho and monotonic fall of each layer's own loss against its alpha",
+             summarize, "Layer loss vs alpha (loss network: {nets})")
