@@ -116,3 +116,21 @@ def http_server():
     server = FileServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The working directory of one local run of config/test.yaml (`--cores 2`), shared by
+    the workflow tests and the SLURM test's comparison."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    workdir = tmp_path_factory.mktemp("tiny")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"), "--cores", "2",
+           "--configfile", str(root / "config" / "test.yaml"), "--directory", str(workdir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return workdir

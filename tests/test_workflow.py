@@ -88,13 +88,6 @@ def test_invalid_config_is_rejected_naming_the_key(tmp_path):
     assert proc.returncode != 0 and "cin_eps" in proc.stderr + proc.stdout
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    snakemake("--cores", "2", "--configfile", str(CONFIGS / "test.yaml"), "--directory", str(workdir))
-    return workdir
-
-
 @pytest.mark.workflow
 def test_tiny_config_end_to_end(tiny_run):
     results = tiny_run / "results"
@@ -124,3 +117,17 @@ def test_deleting_one_figure_rebuilds_only_it(tiny_run):
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts == {"plot_loss_vs_alpha": 1, "total": 1}
     assert figure.exists()
+
+
+@pytest.mark.workflow
+def test_report_has_every_figure_with_a_caption(tiny_run):
+    import zipfile
+    snakemake("--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run),
+              "--report", "report.zip")
+    with zipfile.ZipFile(tiny_run / "report.zip") as report:
+        names = report.namelist()
+    figures = sorted(p.name for p in (tiny_run / "results" / "figures").glob("*.png"))
+    assert figures and all(any(n.endswith(f) for n in names) for f in figures), (figures, names)
+    for rule_file in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for caption in re.findall(r'caption="\.\./report/([\w.]+)"', rule_file.read_text()):
+            assert (ROOT / "workflow" / "report" / caption).stat().st_size > 50, caption
