@@ -66,3 +66,11 @@ def test_parse_sizes():
     assert parse_sizes("256, 1920x1080,") == [(256, 256), (1080, 1920)]
     with pytest.raises(ConfigError, match="WxH"):
         parse_sizes("big")
+
+
+def test_claim_gpu_gives_each_process_its_own(tmp_path):
+    from arst.runtime import claim_gpu
+    # Each claim opens its own lock file description, as a separate process would.
+    assert [claim_gpu(3, tmp_path) for _ in range(3)] == [0, 1, 2]
+    assert claim_gpu(3, tmp_path) is None
+    assert claim_gpu(4, tmp_path) == 3

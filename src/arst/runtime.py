@@ -4,7 +4,11 @@ fast path and the CPU reference path run the same training and stylizing code.""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -13,6 +17,29 @@ from .errors import ConfigError
 PRECISIONS = ("fp32", "bf16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
+_HELD_LOCKS = []  # open lock files: each GPU stays claimed until this process exits
+
+
+def claim_gpu(count: int, lock_dir: str | os.PathLike | None = None) -> int | None:
+    """The first of `count` GPUs that no other arst process on this machine has claimed.
+
+    Snakemake caps concurrent GPU jobs (`--resources gpu=N`) but never assigns devices; with
+    this, N training jobs on an N-GPU machine each take their own GPU. The claim is an
+    flock on a file per GPU, released by the kernel when the process ends, even if killed.
+    None when every GPU is taken."""
+    folder = Path(lock_dir or os.environ.get("ARST_GPU_LOCK_DIR", tempfile.gettempdir()))
+    for index in range(count):
+        handle = open(folder / f"arst-gpu{index}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _HELD_LOCKS.append(handle)
+        return index
+    return None
 
 
 def _flag(value, name: str, auto: bool) -> bool:
@@ -49,7 +76,11 @@ class Runtime:
         """`auto`: CUDA when present; there bf16 autocast, channels_last and torch.compile are on
         (each measured to help on an H100); on the CPU they are off (they do not help there)."""
         if device in ("auto", None):
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = "cpu"
+            if torch.cuda.is_available():
+                # Several GPUs visible (no scheduler chose one): take a free one.
+                count = torch.cuda.device_count()
+                device = f"cuda:{claim_gpu(count) or 0}" if count > 1 else "cuda"
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"device = {device!r} but CUDA is not available on this machine")
