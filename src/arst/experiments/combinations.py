@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cli import runtime_args, runtime_from, verb
+from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .alphaspec import alpha_for, parse_alpha_specs, spec_label, vector_text
-from .common import load_eval_images, write_table, summary_verb
+from .common import load_eval_images, write_table, summary_verb, evaluation_args
 
 
 def combinations(checkpoint, style, images, specs, size=128, style_name="style", image_dir=None,
@@ -52,15 +52,8 @@ def combinations(checkpoint, style, images, specs, size=128, style_name="style",
 
 @verb("combinations", "outputs and losses for a list of alpha vectors written per layer name")
 def _cli(p):
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--style", required=True)
-    p.add_argument("--style-name", default="style")
-    p.add_argument("--images", nargs="+", required=True)
+    evaluation_args(p)
     p.add_argument("--alphas", required=True, help='JSON list, e.g. [{"relu2_2": 1}, {"relu4_4": 0.5}]')
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--table", required=True)
-    p.add_argument("--image-dir")
-    runtime_args(p)
 
     def run(args):
         write_table(combinations(args.checkpoint, args.style, args.images, parse_alpha_specs(args.alphas),

@@ -20,6 +20,23 @@ def load_eval_images(paths: Iterable[str | Path], size: int) -> tuple[list[str],
     return [p.stem for p in paths], torch.stack(arrays).permute(0, 3, 1, 2).float()
 
 
+def evaluation_args(p, checkpoint: bool = True, image_dir: bool = True) -> None:
+    """The options every evaluation verb shares: which model, its style, the evaluation
+    images and their size, the output table (and images), and the runtime."""
+    from ..cli import runtime_args
+
+    if checkpoint:
+        p.add_argument("--checkpoint", required=True, help="the trained model.pt")
+    p.add_argument("--style", required=True, help="the style image the model was trained on")
+    p.add_argument("--style-name", default="style")
+    p.add_argument("--images", nargs="+", required=True, help="evaluation content images")
+    p.add_argument("--size", type=int, default=128, help="short side of the evaluation crops")
+    p.add_argument("--table", required=True, help="output CSV")
+    if image_dir:
+        p.add_argument("--image-dir", help="write the rendered images here")
+    runtime_args(p)
+
+
 def parse_floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
 

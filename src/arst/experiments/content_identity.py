@@ -10,10 +10,10 @@ import pandas as pd
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from ..cli import runtime_args, runtime_from, verb
+from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, write_table, summary_verb
+from .common import load_eval_images, write_table, summary_verb, evaluation_args
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
@@ -54,14 +54,7 @@ def content_identity(checkpoint, style, images, size=128, style_name="style", im
 
 @verb("content-identity", "PSNR and SSIM of the output at alpha = 0 against the content image")
 def _cli(p):
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--style", required=True)
-    p.add_argument("--style-name", default="style")
-    p.add_argument("--images", nargs="+", required=True)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--table", required=True)
-    p.add_argument("--image-dir")
-    runtime_args(p)
+    evaluation_args(p)
 
     def run(args):
         write_table(content_identity(args.checkpoint, args.style, args.images, args.size, args.style_name,

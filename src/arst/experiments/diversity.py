@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..cli import runtime_args, runtime_from, verb
+from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from ..losses import gram
 from .alphaspec import vector_text
-from .common import load_eval_images, write_table, summary_verb
+from .common import load_eval_images, write_table, summary_verb, evaluation_args
 
 
 def pairwise_mean(items: list[torch.Tensor], distance) -> list[float]:
@@ -73,17 +73,10 @@ def diversity(checkpoint, style, images, samples=6, seed=0, size=128, gram_layer
 
 @verb("diversity", "outputs for N random alpha vectors: pairwise distances, content and style losses")
 def _cli(p):
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--style", required=True)
-    p.add_argument("--style-name", default="style")
-    p.add_argument("--images", nargs="+", required=True)
+    evaluation_args(p)
     p.add_argument("--samples", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=128)
     p.add_argument("--gram-layers", default="", help="comma-separated (default: the model's style layers)")
-    p.add_argument("--table", required=True)
-    p.add_argument("--image-dir")
-    runtime_args(p)
 
     def run(args):
         layers = [l for l in args.gram_layers.split(",") if l] or None

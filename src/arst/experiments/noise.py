@@ -23,10 +23,10 @@ import pandas as pd
 import torch
 from scipy.ndimage import gaussian_filter
 
-from ..cli import runtime_args, runtime_from, verb
+from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, write_table, summary_verb
+from .common import load_eval_images, write_table, summary_verb, evaluation_args
 
 CONDITIONS = ("mask", "spots", "alpha", "mask+alpha", "spots+alpha")
 
@@ -105,11 +105,7 @@ def noise(checkpoint, style, images, size=128, dots=9, sigma=1.5, spots=5, radiu
 
 @verb("noise", "output change under the paper's noise mask, larger spots, a change of alpha, and both")
 def _cli(p):
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--style", required=True)
-    p.add_argument("--style-name", default="style")
-    p.add_argument("--images", nargs="+", required=True)
-    p.add_argument("--size", type=int, default=128)
+    evaluation_args(p)
     p.add_argument("--dots", type=int, default=9, help="black pixels of the paper's mask (< 10)")
     p.add_argument("--sigma", type=float, default=1.5, help="Gaussian of the paper's mask, pixels")
     p.add_argument("--spots", type=int, default=5)
@@ -117,9 +113,6 @@ def _cli(p):
     p.add_argument("--alpha", type=float, default=1.0, help="the base alpha of every style layer")
     p.add_argument("--alpha-delta", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--table", required=True)
-    p.add_argument("--image-dir")
-    runtime_args(p)
 
     def run(args):
         write_table(noise(args.checkpoint, args.style, args.images, args.size, args.dots, args.sigma,

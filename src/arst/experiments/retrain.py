@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ..cli import runtime_args, runtime_from, verb
+from ..cli import runtime_from, verb
 from ..evaluate import Evaluator
 from .alphaspec import vector_text
-from .common import load_eval_images, write_table, summary_verb
+from .common import load_eval_images, write_table, summary_verb, evaluation_args
 
 
 def compare(adjustable, retrained: list[str], style, images, size=128, style_name="style",
@@ -35,14 +35,9 @@ def compare(adjustable, retrained: list[str], style, images, size=128, style_nam
 
 @verb("retrain-compare", "per-layer losses: adjustable model at alpha a vs a model trained at fixed a")
 def _cli(p):
+    evaluation_args(p, checkpoint=False, image_dir=False)
     p.add_argument("--adjustable", required=True, help="the adjustable model.pt")
     p.add_argument("--retrained", nargs="+", required=True, help="models trained with alpha_fixed")
-    p.add_argument("--style", required=True)
-    p.add_argument("--style-name", default="style")
-    p.add_argument("--images", nargs="+", required=True)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--table", required=True)
-    runtime_args(p)
 
     def run(args):
         write_table(compare(args.adjustable, args.retrained, args.style, args.images, args.size,

@@ -11,10 +11,10 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from ..cli import runtime_args, runtime_from, verb
+from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, parse_floats, write_table, summary_verb
+from .common import load_eval_images, parse_floats, write_table, summary_verb, evaluation_args
 
 
 def sweep(checkpoint, style, images, size=128, points=11, others=(0.0, 1.0), style_name="style",
@@ -64,16 +64,9 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 @verb("sweep", "loss of every term as one layer's alpha goes 0 -> 1 (others at 0, then 1)")
 def _cli(p):
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--style", required=True, help="the style image the model was trained on")
-    p.add_argument("--style-name", default="style")
-    p.add_argument("--images", nargs="+", required=True, help="evaluation content images")
-    p.add_argument("--size", type=int, default=128)
+    evaluation_args(p)
     p.add_argument("--points", type=int, default=11)
     p.add_argument("--others", default="0,1", help="values the other alphas are held at")
-    p.add_argument("--table", required=True, help="output CSV")
-    p.add_argument("--image-dir", help="write the others-at-0 outputs here")
-    runtime_args(p)
 
     def run(args):
         frame = sweep(args.checkpoint, args.style, args.images, args.size, args.points,
