@@ -9,8 +9,7 @@ import pandas as pd
 from PIL import Image
 
 from ..cli import verb
-from ..experiments.common import read_tables
-from .common import provenance, save
+from .common import figure_verb, provenance, save
 
 
 def _first(table: pd.DataFrame) -> pd.DataFrame:
@@ -144,24 +143,11 @@ def retrain_figure(table, png, pdf=None):
     save(fig, png, pdf)
 
 
-def _figure_verb(name, help, draw):
-    @verb(name, help)
-    def _cli(p):
-        p.add_argument("tables", nargs="+")
-        p.add_argument("--png", required=True)
-        p.add_argument("--pdf")
-
-        def run(args):
-            draw(read_tables(args.tables), args.png, args.pdf)
-        return run
-    return _cli
-
-
-_figure_verb("plot-content-identity", "figure: content image beside the output at alpha 0", content_identity_figure)
-_figure_verb("plot-combinations", "figure: grid of outputs for the configured alpha vectors", combinations_figure)
-_figure_verb("plot-noise", "figure: noisy inputs and the outputs' change", noise_figure)
-_figure_verb("plot-diversity", "figure: outputs for random alpha vectors", diversity_figure)
-_figure_verb("plot-retrain", "figure: per-term losses, adjustable vs retrained", retrain_figure)
+figure_verb("plot-content-identity", "figure: content image beside the output at alpha 0", content_identity_figure)
+figure_verb("plot-combinations", "figure: grid of outputs for the configured alpha vectors", combinations_figure)
+figure_verb("plot-noise", "figure: noisy inputs and the outputs' change", noise_figure)
+figure_verb("plot-diversity", "figure: outputs for random alpha vectors", diversity_figure)
+figure_verb("plot-retrain", "figure: per-term losses, adjustable vs retrained", retrain_figure)
 
 
 @verb("plot-saddle", "figure: training curves (raw, EMA), gradient cosine, detected events")

@@ -6,9 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from ..cli import verb
-from ..experiments.common import read_tables
-from .common import provenance, save
+from .common import figure_verb, provenance, save
 
 
 def loss_vs_alpha(table, png, pdf=None):
@@ -65,23 +63,6 @@ def stylization_grid(table, png, pdf=None):
     save(fig, png, pdf)
 
 
-@verb("plot-loss-vs-alpha", "figure: each layer's own style loss against its alpha")
-def _cli(p):
-    p.add_argument("tables", nargs="+")
-    p.add_argument("--png", required=True)
-    p.add_argument("--pdf")
-
-    def run(args):
-        loss_vs_alpha(read_tables(args.tables), args.png, args.pdf)
-    return run
-
-
-@verb("plot-stylization-grid", "figure: outputs as one layer's alpha goes 0 -> 1")
-def _cli_grid(p):
-    p.add_argument("tables", nargs="+", help="sweep CSVs (their image_file columns name the images)")
-    p.add_argument("--png", required=True)
-    p.add_argument("--pdf")
-
-    def run(args):
-        stylization_grid(read_tables(args.tables), args.png, args.pdf)
-    return run
+figure_verb("plot-loss-vs-alpha", "figure: each layer's own style loss against its alpha", loss_vs_alpha)
+figure_verb("plot-stylization-grid", "figure: outputs as one layer's alpha goes 0 -> 1 (the sweep CSVs' "
+            "image_file columns name the images)", stylization_grid)
