@@ -4,11 +4,13 @@ import pytest
 import torch
 
 from arst.errors import ConfigError, DataError, FetchError
+from arst.nn import ops
 from arst.nn.cin import ConditionalInstanceNorm
 from arst.nn.conditioner import cin_layout
 from arst.nn.model import build_model
 from arst.nn.vgg import VGGFeatures, layer_names
 from arst.recipe import load_recipe
+from arst.runtime import Runtime
 
 
 @pytest.mark.parametrize("unbiased,eps", [(True, 0.0), (False, 1e-5)])
@@ -78,6 +80,62 @@ def test_seeded_construction_is_reproducible():
     a, b = (build_model(load_recipe("baseline"), 7) for _ in range(2))
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("c_in,c_out,kernel,stride,padding", [
+    (3, 32, 9, 1, 0),   # the stylizer's first convolution
+    (32, 3, 9, 1, 0),   # its last
+    (3, 64, 3, 1, 1),   # VGG's first (zero padding inside the convolution)
+    (5, 13, 3, 2, 0),   # both counts odd, strided
+])
+def test_channel_padded_conv_is_the_same_convolution(monkeypatch, c_in, c_out, kernel, stride, padding):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(c_in, c_out, kernel, stride, padding).double()
+    x = torch.randn(2, c_in, 19, 23, dtype=torch.float64, requires_grad=True)
+    expected = conv(x)
+    grads = torch.autograd.grad(expected.square().sum(), (x, conv.weight, conv.bias))
+
+    shapes = []
+    real_conv2d = ops.F.conv2d
+    monkeypatch.setattr(ops.F, "conv2d", lambda x, w, *a: shapes.append((x.shape[1], *w.shape[:2])) or real_conv2d(x, w, *a))
+    out = ops.conv2d(conv, x, 8)
+    up = lambda c: c + -c % 8  # noqa: E731
+    assert shapes == [(up(c_in), up(c_out), up(c_in))]  # input channels, weight's out and in: padded
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    padded_grads = torch.autograd.grad(out.square().sum(), (x, conv.weight, conv.bias))
+    for got, want in zip(padded_grads, grads):
+        assert got.shape == want.shape  # gradients reach the true tensors only
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    ops.conv2d(conv, x, 1)
+    assert shapes[-1] == (c_in, c_out, c_in)  # multiple 1: the plain convolution
+
+
+def test_runtime_pads_the_three_channel_convolutions_and_nothing_changes():
+    recipe = load_recipe("corrected")
+    x, alpha = torch.rand(2, 3, 24, 20) * 255, torch.rand(2, recipe.n_alpha)
+    plain_rt, padded_rt = Runtime(torch.device("cpu")), Runtime(torch.device("cpu"), channel_multiple=8)
+    plain, padded = plain_rt.module(build_model(recipe, 3)), padded_rt.module(build_model(recipe, 3))
+    set_to = {m.name: m.channel_multiple for m in padded.modules() if hasattr(m, "name")}
+    assert set(set_to.values()) == {8} and "conv1" in set_to and "out" in set_to
+    assert {k: v.shape for k, v in padded.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    torch.testing.assert_close(padded(x, alpha), plain(x, alpha), rtol=1e-4, atol=1e-3)
+    vgg = VGGFeatures("vgg19", ["relu1_2", "relu2_2"], "random", seed=1)
+    plain_features = {k: v.clone() for k, v in vgg(x).items()}
+    assert padded_rt.module(vgg).channel_multiple == 8
+    for name, value in vgg(x).items():
+        torch.testing.assert_close(value, plain_features[name], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("value", ["0", "abc", 65, True, 2.5])
+def test_runtime_rejects_bad_channel_multiple(value):
+    with pytest.raises(ConfigError, match="channel_multiple"):
+        Runtime.resolve("cpu", channel_multiple=value)
+
+
+def test_runtime_channel_multiple_from_text():
+    assert Runtime.resolve("cpu", channel_multiple="8").channel_multiple == 8
+    assert Runtime.resolve("cpu").channel_multiple == 1
+    assert "channels padded to 8" in Runtime.resolve("cpu", channel_multiple=8).describe()
 
 
 def test_vgg_layer_names_match_the_spec():

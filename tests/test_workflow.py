@@ -87,6 +87,10 @@ def test_invalid_config_is_rejected_naming_the_key(tmp_path):
     proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
     assert proc.returncode != 0 and "cin_eps" in proc.stderr + proc.stdout
 
+    bad.write_text((CONFIGS / "test.yaml").read_text() + "runtime: {channel_multiple: 0}\n")
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    assert proc.returncode != 0 and "channel_multiple" in proc.stderr + proc.stdout
+
 
 @pytest.mark.workflow
 def test_tiny_config_end_to_end(tiny_run):

@@ -43,6 +43,9 @@ def runtime_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
     g.add_argument("--compile", default="auto", help="auto, true or false (torch.compile)")
     g.add_argument("--channels-last", default="auto", help="auto, true or false")
+    g.add_argument("--channel-multiple", default="auto",
+                   help="pad convolutions' channel counts to this multiple, e.g. 8 for tensor "
+                        "cores (auto: 1, no padding; the results are the same either way)")
     g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
 
 
@@ -51,7 +54,8 @@ def runtime_from(args):
     from .runtime import Runtime
     if args.threads:
         torch.set_num_threads(args.threads)
-    return Runtime.resolve(args.device, args.precision, args.compile, args.channels_last)
+    return Runtime.resolve(args.device, args.precision, args.compile, args.channels_last,
+                           channel_multiple=args.channel_multiple)
 
 
 # --- train / stylize --------------------------------------------------------------------

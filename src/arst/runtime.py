@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .errors import ConfigError
+from .nn.ops import set_channel_multiple
 
 PRECISIONS = ("fp32", "bf16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -64,15 +65,23 @@ class Runtime:
     # hundreds of kernels are shorter than their launches (training 256x256 batch 8 on an
     # H200: 742 img/s with CUDA graphs, 364 without), "default" elsewhere.
     compile_mode: str | None = None
+    # Convolutions' channel counts padded to this multiple (nn.ops.conv2d); 1: none. Off
+    # by default everywhere until a GPU run measures it (`arst bench --channel-multiple 8`).
+    channel_multiple: int = 1
 
     def __post_init__(self):
         if self.compile_mode not in (None, *COMPILE_MODES):
             raise ConfigError(f"compile_mode = {self.compile_mode!r}: expected one of "
                               f"{COMPILE_MODES} or auto")
+        if isinstance(self.channel_multiple, bool) or not isinstance(self.channel_multiple, int) \
+                or not 1 <= self.channel_multiple <= 64:
+            raise ConfigError(f"channel_multiple = {self.channel_multiple!r}: expected an integer "
+                              f"from 1 (no padding) to 64, or auto")
 
     @classmethod
     def resolve(cls, device: str = "auto", precision: str = "auto", compile="auto",
-                channels_last="auto", compile_mode: str | None = "auto") -> "Runtime":
+                channels_last="auto", compile_mode: str | None = "auto",
+                channel_multiple="auto") -> "Runtime":
         """`auto`: CUDA when present; there bf16 autocast, channels_last and torch.compile are on
         (each measured to help on an H100); on the CPU they are off (they do not help there)."""
         if device in ("auto", None):
@@ -89,8 +98,12 @@ class Runtime:
             precision = "bf16" if cuda else "fp32"
         if precision not in PRECISIONS:
             raise ConfigError(f"precision = {precision!r}: expected one of {PRECISIONS} or auto")
+        if channel_multiple in ("auto", None):
+            channel_multiple = 1
+        elif isinstance(channel_multiple, str) and channel_multiple.strip().isdigit():
+            channel_multiple = int(channel_multiple)
         return cls(dev, precision, _flag(compile, "compile", cuda), _flag(channels_last, "channels_last", cuda),
-                   None if compile_mode in ("auto", None) else compile_mode)
+                   None if compile_mode in ("auto", None) else compile_mode, channel_multiple)
 
     @property
     def cuda(self) -> bool:
@@ -99,8 +112,9 @@ class Runtime:
     def describe(self) -> str:
         name = torch.cuda.get_device_name(self.device) if self.cuda else "cpu"
         mode = f" ({self.default_mode})" if self.compile else ""
+        padded = f", channels padded to {self.channel_multiple}" if self.channel_multiple > 1 else ""
         return (f"{name} ({self.device}), {self.precision}, compile={self.compile}{mode}, "
-                f"channels_last={self.channels_last}")
+                f"channels_last={self.channels_last}{padded}")
 
     @property
     def default_mode(self) -> str:
@@ -116,7 +130,7 @@ class Runtime:
         return contextlib.nullcontext()
 
     def module(self, module: torch.nn.Module) -> torch.nn.Module:
-        module = module.to(self.device)
+        module = set_channel_multiple(module.to(self.device), self.channel_multiple)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         return module

@@ -164,6 +164,8 @@ def train_args(w):
         str(runtime["compile"]).lower(),
         "--channels-last",
         str(runtime["channels_last"]).lower(),
+        "--channel-multiple",
+        str(runtime["channel_multiple"]),
     ]
     return shlex.join(args)
 

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cin import ConditionalInstanceNorm
+from .ops import conv2d
 
 Affine = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
@@ -20,6 +21,7 @@ class ConvLayer(nn.Module):
                  relu=True, cin_eps=1e-5, cin_unbiased=False, norm_after_relu=False):
         super().__init__()
         self.name, self.upsample, self.relu, self.norm_after_relu = name, upsample, relu, norm_after_relu
+        self.channel_multiple = 1  # see ops.conv2d; the runtime sets it
         self.pad = nn.ReflectionPad2d(kernel // 2)
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
         self.norm = ConditionalInstanceNorm(c_out, cin_eps, cin_unbiased) if norm else None
@@ -27,7 +29,7 @@ class ConvLayer(nn.Module):
     def forward(self, x: torch.Tensor, affine: Affine) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = self.conv(self.pad(x))
+        x = conv2d(self.conv, self.pad(x), self.channel_multiple)
         if self.relu and self.norm_after_relu:
             x = F.relu(x)
         if self.norm is not None:

@@ -10,6 +10,7 @@ import torchvision
 from torch import nn
 
 from ..errors import DataError, FetchError
+from .ops import conv2d
 
 log = logging.getLogger("arst")
 
@@ -72,6 +73,7 @@ class VGGFeatures(nn.Module):
             if isinstance(m, nn.ReLU):
                 m.inplace = False  # the post-ReLU tensors are kept as features
         self.kind = describe_weights(weights, seed)
+        self.channel_multiple = 1  # see ops.conv2d; the runtime sets it
         self._load(arch, weights, seed)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
@@ -121,7 +123,7 @@ class VGGFeatures(nn.Module):
         wanted = {i: name for name, i in self.layers.items()}
         out = {}
         for i, module in enumerate(self.features):
-            x = module(x)
+            x = conv2d(module, x, self.channel_multiple) if isinstance(module, nn.Conv2d) else module(x)
             if i in wanted:
                 out[wanted[i]] = x
         return out
