@@ -164,6 +164,17 @@ def test_vgg_features_stop_at_deepest_layer_and_are_frozen():
         VGGFeatures("vgg16", ["relu3_4"])
 
 
+def test_vgg_runs_no_deeper_than_the_layers_asked_for():
+    vgg = VGGFeatures("vgg19", ["relu2_2", "relu3_4"], "random", seed=3)
+    x = torch.rand(1, 3, 32, 32) * 255
+    full = vgg(x)
+    ran = []
+    vgg.features[9].register_forward_hook(lambda *_: ran.append(9))  # the first layer past relu2_2
+    shallow = vgg(x, ["relu2_2"])
+    assert list(shallow) == ["relu2_2"] and ran == []
+    assert torch.equal(shallow["relu2_2"], full["relu2_2"])
+
+
 def test_imagenet_weights_load_from_torchvision_cache(tmp_path, monkeypatch):
     import torchvision
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))

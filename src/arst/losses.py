@@ -74,8 +74,8 @@ class Objective(nn.Module):
     def mse(self, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
         """Unweighted per-sample losses (B, 1 + n): content MSE, then each layer's Gram MSE."""
         out_feats = self.vgg(output)
-        with torch.no_grad():
-            target = self.vgg(content)[self.content_layer]
+        with torch.no_grad():  # the target: no autograd, and no deeper than its layer
+            target = self.vgg(content, [self.content_layer])[self.content_layer]
         losses = [(out_feats[self.content_layer].float() - target.float()).pow(2).mean(dim=(1, 2, 3))]
         for name, style_gram in zip(self.style_layers, self.style_grams):
             losses.append((gram(out_feats[name]) - style_gram).pow(2).mean(dim=(1, 2)))

@@ -117,12 +117,13 @@ class VGGFeatures(nn.Module):
     def train(self, mode: bool = True) -> "VGGFeatures":
         return super().train(False)  # frozen: never leaves eval mode
 
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """image in 0..255 -> {layer name: post-ReLU activation}."""
+    def forward(self, image: torch.Tensor, layers=None) -> dict[str, torch.Tensor]:
+        """image in 0..255 -> {layer name: post-ReLU activation}, for `layers` (default: all
+        asked for at construction), running no deeper than the deepest of them."""
+        wanted = {self.layers[name]: name for name in (self.layers if layers is None else layers)}
         x = (image - self.mean) / self.std
-        wanted = {i: name for name, i in self.layers.items()}
         out = {}
-        for i, module in enumerate(self.features):
+        for i, module in enumerate(self.features[:max(wanted) + 1]):
             x = conv2d(module, x, self.channel_multiple) if isinstance(module, nn.Conv2d) else module(x)
             if i in wanted:
                 out[wanted[i]] = x
