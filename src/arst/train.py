@@ -36,19 +36,24 @@ class StepBatches(torch.utils.data.Dataset):
 
     def __init__(self, cache: ContentCache, batch: int, shuffle: bool, seed: int):
         self.cache, self.batch, self.shuffle, self.seed = cache, batch, shuffle, seed
+        self._order = (None, None)  # (epoch, its permutation)
 
     def __len__(self) -> int:
         return 2**62
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """Epoch `epoch`'s permutation, kept until the next epoch: drawing it costs about
+        1 ms for COCO's 83k images, per sample that would be a CPU core at 1,000 img/s."""
+        if self._order[0] != epoch:
+            n = len(self.cache)
+            self._order = (epoch, torch.randperm(n, generator=step_generator(self.seed, epoch, stream=2)))
+        return self._order[1]
 
     def indices(self, step: int) -> list[int]:
         n, out = len(self.cache), []
         for position in range(step * self.batch, (step + 1) * self.batch):
             epoch, offset = divmod(position, n)
-            if self.shuffle:
-                order = torch.randperm(n, generator=step_generator(self.seed, epoch, stream=2))
-                out.append(int(order[offset]))
-            else:
-                out.append(offset)
+            out.append(int(self.order(epoch)[offset]) if self.shuffle else offset)
         return out
 
     def __getitem__(self, step: int) -> torch.Tensor:
