@@ -4,7 +4,8 @@
 #   1. the GPU's name and the software's versions;
 #   2. the tests that use CUDA (tests/test_bench.py -k cuda: eager bf16, seconds);
 #   3. the benchmark with every default: as shipped vs fast path, training at 256x256 batch 8,
-#      the 100-step numerics check, stylizing at 256, 512 and 1920x1080 (about 4 minutes);
+#      the 100-step numerics check, the data path alone with 0 and 4 worker processes,
+#      stylizing at 256, 512 and 1920x1080 (about 4 minutes);
 #   4. only if 180 s are left: training and 1920x1080 again with the 3-channel convolutions
 #      padded to 8 channels (--channel-multiple 8; the same results), to decide whether
 #      that becomes the default on CUDA (nn/ops.py says why it might).
@@ -36,7 +37,7 @@ echo "main bench: exit ${PIPESTATUS[0]} at ${SECONDS}s" | tee -a "$OUT/bench.txt
 
 if [ "$(left)" -ge 180 ]; then
   timeout -k 10 "$(($(left) - 10))" python3 -m arst.bench --channel-multiple 8 --sizes 1920x1080 \
-    --numerics-steps 20 --numerics-last 10 --json "$OUT/bench-padded.json" 2>&1 | tee "$OUT/bench-padded.txt"
+    --data-steps 0 --numerics-steps 20 --numerics-last 10 --json "$OUT/bench-padded.json" 2>&1 | tee "$OUT/bench-padded.txt"
   echo "padded bench: exit ${PIPESTATUS[0]} at ${SECONDS}s" | tee -a "$OUT/bench-padded.txt"
 else
   echo "skipped the run with channels padded to 8: $(left)s left" | tee "$OUT/bench-padded.txt"

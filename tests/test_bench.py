@@ -11,7 +11,8 @@ from arst.cli import main as cli
 from arst.errors import ConfigError
 
 TINY = ["--train-size", "32", "--batch", "1", "--sizes", "32,36x22", "--train-steps", "1",
-        "--stylize-iters", "1", "--warmup", "0", "--numerics-steps", "3", "--numerics-last", "2"]
+        "--stylize-iters", "1", "--warmup", "0", "--numerics-steps", "3", "--numerics-last", "2",
+        "--data-steps", "3", "--workers", "0,1"]
 
 
 def _positive(value) -> bool:
@@ -37,7 +38,9 @@ def _check_figures(result, printed):
     assert numerics["steps"] == 3 and numerics["last"] == 2 and numerics["nan"] is False
     assert list(numerics["per_layer"]) == ["content", "relu2_2", "relu3_4", "relu4_4"]
     assert all(_positive(v["fp32"]) and _positive(v["fast"]) for v in numerics["per_layer"].values())
-    for line in ("train 32x32 batch 1 img/s", "stylize 32x32 fps", "stylize 36x22 fps",
+    assert [(d["workers"], d["steps"]) for d in result["data"]] == [(0, 3), (1, 3)]
+    assert all(_positive(d["img_s"]) for d in result["data"])
+    for line in ("train 32x32 batch 1 img/s", "data path, 0 workers, img/s", "data path, 1 workers, img/s", "stylize 32x32 fps", "stylize 36x22 fps",
                  "max relative difference", "as shipped: baseline recipe", "fast path:  corrected recipe"):
         assert line in printed
 
@@ -73,6 +76,12 @@ def test_bench_bf16_on_cuda(tmp_path, capsys):
     assert result["numerics"]["max_rel_diff"] < 0.15
     padded, _ = _run(tmp_path, capsys, "--device", "cuda", "--compile", "false", "--channel-multiple", "8")
     assert padded["errors"] == [] and padded["numerics"]["max_rel_diff"] < 0.15
+
+
+@pytest.mark.parametrize("workers,message", [("0,x", "expected counts"), ("-1", "0 or more")])
+def test_bench_rejects_bad_worker_counts(workers, message, capsys):
+    assert cli(["bench", "--device", "cpu", "--workers", workers]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_parse_sizes():

@@ -6,24 +6,27 @@ recipe on the runtime this machine resolves to (bf16 autocast, channels_last and
 torch.compile on CUDA; on the CPU that is plain fp32 too, so there the numerics must agree
 exactly). Content is synthetic uint8 already on the device, so the figures are the
 model's and not the disk's; alpha is drawn per step on the host, as training draws it.
+The data path, which must keep up with training, is timed on its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .alphas import sample_alpha
 from .cli import runtime_args, runtime_from, verb
 from .data.embedded import make_style
-from .data.images import load_style
+from .data.images import ContentCache, load_style
 from .errors import ArstError, ConfigError
 from .io import write_json, write_text
 from .nn.model import build_model
@@ -31,16 +34,17 @@ from .nn.vgg import describe_weights
 from .recipe import load_recipe
 from .runtime import Runtime
 from .stylize import stylize_tensor
-from .train import TrainStep
+from .train import StepBatches, TrainStep
 
 SHIPPED, FAST = "baseline", "corrected"
 # Settings per device type: CUDA's are the issue's (256x256, batch 8, 100 numerics steps);
 # the CPU's keep a run to seconds.
 DEFAULTS = {
     "cuda": dict(sizes="256,512,1920x1080", train_size=256, batch=8, warmup=10, train_steps=50,
-                 stylize_iters=100, numerics_steps=100, numerics_last=20),
+                 stylize_iters=100, numerics_steps=100, numerics_last=20, data_steps=500,
+                 workers=f"0,{min(4, os.cpu_count() or 1)}"),
     "cpu": dict(sizes="64,128", train_size=64, batch=2, warmup=1, train_steps=3,
-                stylize_iters=3, numerics_steps=4, numerics_last=2),
+                stylize_iters=3, numerics_steps=4, numerics_last=2, data_steps=20, workers="0"),
 }
 # The issue's goals on one H100, printed beside the figures they apply to.
 GOALS = {"train_img_s": 1000.0, "stylize_1920x1080_fps": 300.0, "numerics_max_rel_diff": 0.02}
@@ -113,6 +117,24 @@ def profiled(runtime: Runtime, fn, first: int, count: int) -> str:
     return prof.key_averages().table(sort_by=key, row_limit=30)
 
 
+def data_path(runtime: Runtime, size: int, batch: int, steps: int, warmup: int, workers: int,
+              seed: int, images: int = 512) -> float:
+    """img/s of training's data path alone, as `train` reads a prepared cache: uint8 rows
+    memory-mapped from a .npy file, shuffled batches read by `workers` processes, pinned,
+    copied to the device and made float there. The file was just written, so it is read
+    from the page cache: the steady state of a machine whose memory holds the cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "content.npy"
+        np.save(path, synthetic_content(images, size, seed).permute(0, 2, 3, 1).numpy())
+        batches = StepBatches(ContentCache(path), batch, shuffle=True, seed=seed)
+        stream = iter(batches.loader(0, warmup + steps, workers, pin_memory=runtime.cuda))
+
+        def fetch(_):
+            return runtime.images(next(stream))
+        timed(runtime, fetch, 0, warmup)  # worker start-up
+        return steps * batch / timed(runtime, fetch, warmup, steps)
+
+
 def trainer(step: TrainStep, content: Content, seed: int):
     """fn(k): optimiser step k on the k-th content batch and step k's alpha; returns the
     step's loss row, on the device."""
@@ -145,8 +167,8 @@ def compare_losses(reference, fast, names: list[str], last: int) -> dict:
 
 def bench(runtime: Runtime, sizes: list[tuple[int, int]], train_size: int, batch: int, warmup: int,
           train_steps: int, stylize_iters: int, numerics_steps: int, numerics_last: int,
-          loss_weights: str = "random", loss_seed: int = 0, seed: int = 0, report=print,
-          save=None, profile=None) -> dict:
+          data_steps: int = 0, workers: tuple[int, ...] = (0,), loss_weights: str = "random", loss_seed: int = 0,
+          seed: int = 0, report=print, save=None, profile=None) -> dict:
     """Every figure, as a dict (see `--json`). `report` gets a line per figure as it is
     measured, `save` the dict so far after each measurement, `profile` (if given) profiler
     tables of the fast path's training step and of its largest frame size.
@@ -163,6 +185,7 @@ def bench(runtime: Runtime, sizes: list[tuple[int, int]], train_size: int, batch
            "fast": {"recipe": FAST, "runtime": runtime.describe(), "dtype": runtime.precision},
            "loss_net": describe_weights(loss_weights, loss_seed),
            "train": {"size": train_size, "batch": batch, "steps": train_steps, "warmup": warmup},
+           "data": [],
            "stylize": [], "numerics": {}, "errors": []}
 
     def attempt(what: str, fn):
@@ -220,6 +243,16 @@ def bench(runtime: Runtime, sizes: list[tuple[int, int]], train_size: int, batch
 
     out["train"]["fast_img_s"] = attempt("train fast path", fast_training)
 
+    for count in workers if data_steps else ():
+        row = {"workers": count, "steps": data_steps}
+        out["data"].append(row)
+
+        def data_rate():
+            rate = data_path(runtime, train_size, batch, data_steps, warmup, count, seed)
+            report(f"data path ({count} workers): {rate:.1f} img/s")
+            return rate
+        row["img_s"] = attempt(f"data path, {count} workers", data_rate)
+
     largest = max(sizes, key=lambda hw: hw[0] * hw[1], default=None)
     for size in sizes:
         row = {"size": size_name(size), "height": size[0], "width": size[1], "iters": stylize_iters}
@@ -266,6 +299,10 @@ def format_table(r: dict) -> str:
              f"{'train ' + str(t['size']) + 'x' + str(t['size']) + ' batch ' + str(t['batch']) + ' img/s':34}"
              f"{num(t['shipped_img_s']):>12}{num(t['fast_img_s']):>12}{num(t['ratio'], 'x', 2):>9}  "
              f"{train_goal}".rstrip()]
+    for d in r["data"]:
+        keeps_up = goal(d["img_s"], GOALS["train_img_s"]) if train_goal else ""  # it must keep up
+        lines.append(f"{'data path, ' + str(d['workers']) + ' workers, img/s':34}{'':>12}"
+                     f"{num(d['img_s']):>12}{'':>9}  {keeps_up}".rstrip())
     for s in r["stylize"]:
         mark = goal(s["fast_fps"], GOALS["stylize_1920x1080_fps"]) if s["size"] == "1920x1080" else ""
         lines.append(f"{'stylize ' + s['size'] + ' fps':34}{num(s['shipped_fps']):>12}"
@@ -297,6 +334,10 @@ def _bench(p):
     p.add_argument("--stylize-iters", type=int, help="timed frames per size")
     p.add_argument("--numerics-steps", type=int, help="steps of the fp32-vs-fast check (CUDA 100; 0: skip)")
     p.add_argument("--numerics-last", type=int, help="steps averaged at the end of the check")
+    p.add_argument("--data-steps", type=int,
+                   help="batches timed through the data path alone (CUDA 500, CPU 20; 0: skip)")
+    p.add_argument("--workers", help="data-loading processes of the data path, comma-separated "
+                                     "counts each timed (CUDA: 0 and up to 4; CPU: 0)")
     p.add_argument("--loss-weights", default="random", help="random, imagenet, or a state-dict path")
     p.add_argument("--loss-seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
@@ -313,9 +354,16 @@ def _bench(p):
         d = DEFAULTS["cuda" if rt.cuda else "cpu"]
         opt = {k: d[k] if getattr(args, k) is None else getattr(args, k) for k in d}
         if min(opt["train_size"], opt["batch"], opt["train_steps"], opt["stylize_iters"]) < 1 \
-                or min(opt["warmup"], opt["numerics_steps"], opt["numerics_last"]) < 0:
+                or min(opt["warmup"], opt["numerics_steps"], opt["numerics_last"],
+                       opt["data_steps"]) < 0:
             raise ConfigError(f"bench settings out of range: {opt}")
         opt["sizes"] = parse_sizes(opt["sizes"])
+        try:
+            opt["workers"] = tuple(int(w) for w in str(opt["workers"]).split(",") if w.strip())
+        except ValueError:
+            raise ConfigError(f"--workers {opt['workers']!r}: expected counts such as 0,4") from None
+        if any(w < 0 for w in opt["workers"]):
+            raise ConfigError(f"--workers {opt['workers']}: counts must be 0 or more")
         if args.profile:
             write_text(args.profile, "")
 

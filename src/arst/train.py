@@ -59,6 +59,12 @@ class StepBatches(torch.utils.data.Dataset):
     def __getitem__(self, step: int) -> torch.Tensor:
         return self.cache.batch(self.indices(step))
 
+    def loader(self, start: int, stop: int, workers: int = 0, pin_memory: bool = False):
+        """Steps start, ..., stop - 1's batches in order, read by `workers` processes (0: this
+        one), each pinned for an asynchronous copy to a GPU when `pin_memory`."""
+        return torch.utils.data.DataLoader(self, batch_size=None, sampler=range(start, stop),
+                                           num_workers=workers, pin_memory=pin_memory)
+
 
 class TrainStep:
     """One recipe's model, frozen loss network, objective and optimiser on a runtime, and
@@ -216,10 +222,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
             style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
             ema=objective.ema.value.detach().cpu(), runtime=runtime.describe()))
 
-    batches = torch.utils.data.DataLoader(
-        StepBatches(cache, batch, recipe.shuffle, seed), batch_size=None,
-        sampler=range(start, steps), num_workers=workers, pin_memory=runtime.cuda,
-        persistent_workers=False)
+    batches = StepBatches(cache, batch, recipe.shuffle, seed).loader(start, steps, workers, runtime.cuda)
     began = time.perf_counter()
     bar = tqdm(total=steps, initial=start, unit="step", disable=not progress, mininterval=1.0,
                desc=f"train {recipe.name} seed {seed}")
