@@ -205,6 +205,17 @@ def bench(runtime: Runtime, sizes: list[tuple[int, int]], train_size: int, batch
     if save:
         save(out)
 
+    # First: worker processes fork from this one, best before compilation starts its threads.
+    for count in workers if data_steps else ():
+        row = {"workers": count, "steps": data_steps}
+        out["data"].append(row)
+
+        def data_rate():
+            rate = data_path(runtime, train_size, batch, data_steps, warmup, count, seed)
+            report(f"data path ({count} workers): {rate:.1f} img/s")
+            return rate
+        row["img_s"] = attempt(f"data path, {count} workers", data_rate)
+
     def make_step(recipe, rt):
         return TrainStep(recipe, rt, style, seed, loss_weights, loss_seed)
 
@@ -242,16 +253,6 @@ def bench(runtime: Runtime, sizes: list[tuple[int, int]], train_size: int, batch
         return rate
 
     out["train"]["fast_img_s"] = attempt("train fast path", fast_training)
-
-    for count in workers if data_steps else ():
-        row = {"workers": count, "steps": data_steps}
-        out["data"].append(row)
-
-        def data_rate():
-            rate = data_path(runtime, train_size, batch, data_steps, warmup, count, seed)
-            report(f"data path ({count} workers): {rate:.1f} img/s")
-            return rate
-        row["img_s"] = attempt(f"data path, {count} workers", data_rate)
 
     largest = max(sizes, key=lambda hw: hw[0] * hw[1], default=None)
     for size in sizes:
