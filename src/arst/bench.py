@@ -117,22 +117,26 @@ def profiled(runtime: Runtime, fn, first: int, count: int) -> str:
     return prof.key_averages().table(sort_by=key, row_limit=30)
 
 
-def data_path(runtime: Runtime, size: int, batch: int, steps: int, warmup: int, workers: int,
-              seed: int, images: int = 512) -> float:
+def synthetic_cache(folder: Path, size: int, seed: int, images: int = 512) -> ContentCache:
+    """A prepared content cache (a .npy file of uint8 rows) of synthetic images in `folder`."""
+    path = folder / "content.npy"
+    np.save(path, synthetic_content(images, size, seed).permute(0, 2, 3, 1).numpy())
+    return ContentCache(path)
+
+
+def data_path(runtime: Runtime, cache: ContentCache, batch: int, steps: int, warmup: int,
+              workers: int, seed: int) -> float:
     """img/s of training's data path alone, as `train` reads a prepared cache: uint8 rows
     memory-mapped from a .npy file, shuffled batches read by `workers` processes, pinned,
     copied to the device and made float there. The file was just written, so it is read
     from the page cache: the steady state of a machine whose memory holds the cache."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "content.npy"
-        np.save(path, synthetic_content(images, size, seed).permute(0, 2, 3, 1).numpy())
-        batches = StepBatches(ContentCache(path), batch, shuffle=True, seed=seed)
-        stream = iter(batches.loader(0, warmup + steps, workers, pin_memory=runtime.cuda))
+    batches = StepBatches(cache, batch, shuffle=True, seed=seed)
+    stream = iter(batches.loader(0, warmup + steps, workers, pin_memory=runtime.cuda))
 
-        def fetch(_):
-            return runtime.images(next(stream))
-        timed(runtime, fetch, 0, warmup)  # worker start-up
-        return steps * batch / timed(runtime, fetch, warmup, steps)
+    def fetch(_):
+        return runtime.images(next(stream))
+    timed(runtime, fetch, 0, warmup)  # worker start-up
+    return steps * batch / timed(runtime, fetch, warmup, steps)
 
 
 def trainer(step: TrainStep, content: Content, seed: int):
@@ -206,15 +210,17 @@ def bench(runtime: Runtime, sizes: list[tuple[int, int]], train_size: int, batch
         save(out)
 
     # First: worker processes fork from this one, best before compilation starts its threads.
-    for count in workers if data_steps else ():
-        row = {"workers": count, "steps": data_steps}
-        out["data"].append(row)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = synthetic_cache(Path(tmp), train_size, seed) if data_steps and workers else None
+        for count in workers if cache is not None else ():
+            row = {"workers": count, "steps": data_steps}
+            out["data"].append(row)
 
-        def data_rate():
-            rate = data_path(runtime, train_size, batch, data_steps, warmup, count, seed)
-            report(f"data path ({count} workers): {rate:.1f} img/s")
-            return rate
-        row["img_s"] = attempt(f"data path, {count} workers", data_rate)
+            def data_rate():
+                rate = data_path(runtime, cache, batch, data_steps, warmup, count, seed)
+                report(f"data path ({count} workers): {rate:.1f} img/s")
+                return rate
+            row["img_s"] = attempt(f"data path, {count} workers", data_rate)
 
     def make_step(recipe, rt):
         return TrainStep(recipe, rt, style, seed, loss_weights, loss_seed)
