@@ -23,8 +23,8 @@ def conv2d(conv: nn.Conv2d, x: torch.Tensor, channel_multiple: int = 1) -> torch
     c_out, c_in = conv.weight.shape[:2]
     pad_in, pad_out = -c_in % channel_multiple, -c_out % channel_multiple
     if not (pad_in or pad_out) or conv.groups != 1 or conv.padding_mode != "zeros":
-        # Grouped: padded channels would shift the groups; reflect or replicate padding
-        # inside the convolution would border the zero channels with copies, not zeros.
+        # Grouped: padded channels would shift the groups. Reflect/replicate/circular: the
+        # F.conv2d below pads the border with zeros only, as the 'zeros' mode does.
         return conv(x)
     # F.pad's widths run from the last dimension backwards: (W, W, H, H, C_in, C_in, C_out, C_out).
     weight = F.pad(conv.weight, (0, 0, 0, 0, 0, pad_in, 0, pad_out))
