@@ -2,7 +2,8 @@
 # `arst bench` on one borrowed H100, as one prepared run that plans for about 8 minutes
 # and stops itself by 9 (BUDGET_S), compilation included:
 #   1. the GPU's name and the software's versions;
-#   2. the tests that use CUDA (tests/test_bench.py -k cuda: eager bf16, seconds);
+#   2. the tests that use CUDA (-k cuda: the eager bf16 bench, the asynchronous loss log;
+#      seconds);
 #   3. the benchmark with every default: as shipped vs fast path, training at 256x256 batch 8,
 #      the 100-step numerics check, the data path alone with 0 and 4 worker processes,
 #      stylizing at 256, 512 and 1920x1080 (about 4 minutes);
@@ -29,7 +30,7 @@ left() { echo $((BUDGET_S - SECONDS)); }
 "torchvision", torchvision.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name())'
 } 2>&1 | tee "$OUT/env.txt"
 
-timeout -k 5 120 python3 -m pytest -q -p no:cacheprovider tests/test_bench.py -k cuda 2>&1 | tee "$OUT/tests.txt"
+timeout -k 5 120 python3 -m pytest -q -p no:cacheprovider tests/test_bench.py tests/test_train.py -k cuda 2>&1 | tee "$OUT/tests.txt"
 
 timeout -k 10 "$(($(left) - 10))" python3 -m arst.bench --json "$OUT/bench.json" --profile "$OUT/profile.txt" \
   2>&1 | tee "$OUT/bench.txt"

@@ -12,7 +12,7 @@ from arst.cli import main as cli
 from arst.errors import ConfigError, DataError, TrainingDiverged
 from arst.recipe import load_recipe
 from arst.stylize import stylize_files
-from arst.train import StepBatches, train
+from arst.train import StepBatches, TrainLog, train
 
 TINY = dict(batch_size=2, image_size=32, progress=False)
 
@@ -122,6 +122,26 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, content, style, monk
               checkpoint_every=2, **TINY)
     assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["step"] == 2
     assert not (tmp_path / "run" / "model.pt").exists()
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA"))])
+def test_train_log_writes_a_flush_late_and_everything_on_wait(tmp_path, device):
+    log = TrainLog(tmp_path / "log.csv", ["step", "loss"])
+    log.truncate(0)
+
+    def written():
+        return pd.read_csv(tmp_path / "log.csv").values.tolist()
+
+    for step, loss in ((0, 1.5), (1, 2.5)):
+        log.add(torch.tensor([step, loss], device=device))
+    assert log.flush() == [] and written() == []  # only the copy to the host has started
+    log.add(torch.tensor([2, 3.5], device=device))
+    assert log.flush() == [[0, 1.5], [1, 2.5]] == written()
+    log.add(torch.tensor([3, float("nan")], device=device))
+    with pytest.raises(TrainingDiverged, match="step 3"):
+        log.flush(wait=True)
+    assert written() == [[0, 1.5], [1, 2.5], [2, 3.5]]
 
 
 def test_bad_inputs(tmp_path, content, style):

@@ -121,13 +121,20 @@ class TrainStep:
 
 @dataclass
 class TrainLog:
-    """Per-step rows, kept on the device between flushes so the hot loop never syncs."""
+    """Per-step rows, kept on the device between flushes so the hot loop never syncs.
+
+    A flush only starts the copy of its rows to the host (pinned memory, on the stream, with an
+    event behind it) and writes the rows the flush before it started: by then that copy is long
+    done, so the GPU never waits on the host. `flush(wait=True)`, before a checkpoint and at the
+    end, writes everything, so a checkpoint never follows a loss nobody has checked.
+    """
 
     path: Path
     columns: list[str]
 
     def __post_init__(self):
         self.pending: list[torch.Tensor] = []
+        self.in_flight: list[tuple[torch.Tensor, torch.cuda.Event | None]] = []
 
     def truncate(self, start_step: int) -> None:
         """Drop rows a killed run wrote past its last checkpoint."""
@@ -144,11 +151,30 @@ class TrainLog:
     def add(self, row: torch.Tensor) -> None:
         self.pending.append(row)
 
-    def flush(self) -> list[list[float]]:
-        if not self.pending:
-            return []
-        rows = torch.stack(self.pending).cpu().tolist()
-        self.pending.clear()
+    def flush(self, wait: bool = False) -> list[list[float]]:
+        """Start copying the pending rows to the host; write (and check for NaN) the rows of
+        earlier flushes, all of them if `wait`. Returns the rows written."""
+        if self.pending:
+            rows = torch.stack(self.pending)
+            self.pending.clear()
+            event = None
+            if rows.is_cuda:
+                host = torch.empty(rows.shape, dtype=rows.dtype, pin_memory=True)
+                host.copy_(rows, non_blocking=True)
+                event = torch.cuda.Event()
+                event.record()
+                rows = host
+            self.in_flight.append((rows, event))
+        ready = self.in_flight if wait else self.in_flight[:-1]
+        self.in_flight = self.in_flight[len(ready):]
+        written = []
+        for rows, event in ready:
+            if event is not None:
+                event.synchronize()
+            written += self._write(rows.tolist())
+        return written
+
+    def _write(self, rows: list[list[float]]) -> list[list[float]]:
         bad = next((r for r in rows if not math.isfinite(r[1])), None)
         if bad is not None:
             raise TrainingDiverged(
@@ -216,7 +242,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     train_log.truncate(start)
 
     def save_checkpoint(step: int) -> None:
-        train_log.flush()
+        train_log.flush(wait=True)
         checkpoint.save(ckpt_path, checkpoint.provenance(
             **identity, step=step, steps=steps, content=str(content), content_images=len(cache),
             style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
@@ -237,7 +263,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         done = step + 1
         if done % log_every == 0 or done == steps:
             rows = train_log.flush()
-            bar.set_postfix(loss=f"{rows[-1][1]:.4g}", content=f"{rows[-1][2]:.3g}")
+            if rows:  # the rows of the flush before this one
+                bar.set_postfix(loss=f"{rows[-1][1]:.4g}", content=f"{rows[-1][2]:.3g}")
         if done % every == 0 and done != steps:
             save_checkpoint(done)
     bar.close()
