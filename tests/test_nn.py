@@ -62,7 +62,14 @@ def test_conditioners():
     affine = paper(torch.rand(5, 3))
     gamma, beta = affine["res3.a"]
     assert gamma.shape == (5, 128)
-    assert (gamma - 1).abs().max() < 0.05 and beta.abs().max() < 0.05  # starts near identity
+    # Under He init the hidden units keep their scale, so alpha moves gamma and beta from the
+    # start: about 0.01 * sqrt(1000) * rms(h), h of order 1 (docs/findings.md).
+    assert 0.1 < (gamma - 1).std() < 1.0 and 0.1 < beta.std() < 1.0
+    # The paper's N(0, 0.01) everywhere: gamma 1 and beta 0 whatever alpha is (the signal shrinks
+    # 0.22-fold per layer), the start the paper describes and the reason alpha cannot steer it.
+    literal = build_model(load_recipe("corrected", conditioner_init="normal"), 0).conditioner
+    gamma, beta = literal(torch.rand(5, 3))["res3.a"]
+    assert (gamma - 1).abs().max() < 1e-6 and beta.abs().max() < 1e-6
 
 
 def test_models_keep_shape_and_range():
@@ -189,3 +196,55 @@ def test_imagenet_weights_load_from_torchvision_cache(tmp_path, monkeypatch):
     vgg = VGGFeatures("vgg16", ["relu2_2"], "imagenet")
     assert vgg.kind == "imagenet"
     assert torch.equal(vgg.features[7].weight, reference[7].weight)
+
+
+def test_baseline_at_seed_42_draws_the_ports_weights():
+    """The port seeds 42, builds its conditioner (1x1 convolutions: 4 -> 1000, four blocks of
+    1000 -> 1000 -> 1000, 1000 -> 4224), then its transformer (conv1, conv2, conv3, two
+    convolutions in each of 7 residual blocks, two upsampling convolutions, the last 9x9), all
+    with PyTorch's default init. Built here from plain layers in that order, the weights must
+    be arst's baseline at seed 42, bit for bit: the baseline's never-trained conditioner is
+    its alpha map, so another draw would be another model."""
+    from torch import nn
+    torch.manual_seed(42)
+    conditioner = [nn.Conv2d(4, 1000, 1)]
+    for _ in range(4):
+        conditioner += [nn.Conv2d(1000, 1000, 1), nn.Conv2d(1000, 1000, 1)]
+    conditioner.append(nn.Conv2d(1000, 4224, 1))
+    transformer = [nn.Conv2d(3, 32, 9, 1), nn.Conv2d(32, 64, 3, 2), nn.Conv2d(64, 128, 3, 2)]
+    transformer += [nn.Conv2d(128, 128, 3, 1) for _ in range(14)]
+    transformer += [nn.Conv2d(128, 64, 3, 1), nn.Conv2d(64, 32, 3, 1), nn.Conv2d(32, 3, 9, 1)]
+
+    model = build_model(load_recipe("baseline"), 42)
+    ours_c = [m for m in model.conditioner.modules() if isinstance(m, torch.nn.Linear)]
+    ours_t = [m for m in model.stylizer.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(ours_c) == len(conditioner) and len(ours_t) == len(transformer)
+    for ours, port in zip(ours_c, conditioner):
+        assert torch.equal(ours.weight, port.weight.reshape(ours.weight.shape))
+        assert torch.equal(ours.bias, port.bias)
+    for ours, port in zip(ours_t, transformer):
+        assert torch.equal(ours.weight, port.weight) and torch.equal(ours.bias, port.bias)
+
+
+@pytest.mark.parametrize("scheme,std", [("normal", 0.01), ("kaiming", (2 / 1000) ** 0.5)])
+def test_conditioner_init_is_separate_from_the_stylizers(scheme, std):
+    recipe = load_recipe("corrected", conditioner_init=scheme)
+    model = build_model(recipe, 0)
+    hidden = model.conditioner.body[2].fc.weight  # a 1000 -> 1000 layer
+    assert hidden.std().item() == pytest.approx(std, rel=0.02)
+    assert model.stylizer.res[0].a.conv.weight.std().item() == pytest.approx(0.01, rel=0.05)  # N(0, 0.01)
+    head = model.conditioner.head
+    assert head.weight.std().item() == pytest.approx(0.01, rel=0.02)  # gamma 1, beta 0 at the start
+    assert torch.equal(head.bias, torch.cat([torch.ones(head.out_features // 2), torch.zeros(head.out_features // 2)]))
+
+
+def test_residual_and_normalised_conditioner_layers():
+    from arst.nn.conditioner import DenseBlock
+    torch.manual_seed(0)
+    x = torch.randn(5, 16)
+    block = DenseBlock(16, norm="layer", residual=True)
+    h = block.fc(x)
+    normed = (h - h.mean(1, keepdim=True)) / (h.var(1, keepdim=True, correction=0) + 1e-5).sqrt()
+    torch.testing.assert_close(block(x), x + torch.relu(normed))
+    plain = DenseBlock(16)
+    torch.testing.assert_close(plain(x), torch.relu(plain.fc(x)))

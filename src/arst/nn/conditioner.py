@@ -33,9 +33,26 @@ class SubtractBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
+        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()  # modules, so diagnostics can watch them
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x - torch.relu(self.fc2(torch.relu(self.fc1(x))))
+        return x - self.relu2(self.fc2(self.relu1(self.fc1(x))))
+
+
+class DenseBlock(nn.Module):
+    """One hidden layer of the paper's MLP, ReLU(W x + b); with `norm`, a LayerNorm before
+    the ReLU; with `residual`, x + that."""
+
+    def __init__(self, width: int, norm: str = "none", residual: bool = False):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width) if norm == "layer" else nn.Identity()
+        self.relu = nn.ReLU()
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.norm(self.fc(x)))
+        return x + y if self.residual else y
 
 
 class Conditioner(nn.Module):
@@ -44,11 +61,12 @@ class Conditioner(nn.Module):
     `prudnikov`: the port's 1x1 convolutions on a 1x1 map, which are dense layers (nn.Linear
     has the same default init and draws the same random numbers), n -> width, ReLU, `depth`
     SubtractBlocks, width -> 2C; gamma is used as is.
-    `mlp`: the paper's Table 1, n -> width, `depth` dense width -> width, -> 2C, ReLU after
-    all but the last, whose bias starts at gamma = 1, beta = 0.
+    `mlp`: the paper's Table 1, n -> width, `depth` dense width -> width (DenseBlock), -> 2C,
+    ReLU after all but the last, whose bias starts at gamma = 1, beta = 0 (`init`).
     """
 
-    def __init__(self, kind: str, n_alpha: int, layout: "OrderedDict[str, slice]", width=1000, depth=4):
+    def __init__(self, kind: str, n_alpha: int, layout: "OrderedDict[str, slice]", width=1000, depth=4,
+                 norm: str = "none", residual: bool = False):
         super().__init__()
         self.layout = layout
         self.channels = max(s.stop for s in layout.values())
@@ -56,17 +74,31 @@ class Conditioner(nn.Module):
             body = [nn.Linear(n_alpha, width), nn.ReLU()] + [SubtractBlock(width) for _ in range(depth)]
         else:
             body = [nn.Linear(n_alpha, width), nn.ReLU()]
-            for _ in range(depth):
-                body += [nn.Linear(width, width), nn.ReLU()]
+            body += [DenseBlock(width, norm, residual) for _ in range(depth)]
         self.body = nn.Sequential(*body)
         self.head = nn.Linear(width, 2 * self.channels)
-        self.kind = kind
 
-    def reset_head_to_identity(self, std: float) -> None:
-        nn.init.normal_(self.head.weight, 0.0, std)
-        with torch.no_grad():
-            self.head.bias[: self.channels] = 1.0
-            self.head.bias[self.channels:] = 0.0
+    def init(self, scheme: str, std: float, identity_head: bool) -> None:
+        """`normal`: N(0, std) weights, zero biases (the paper's Table 1); `kaiming`: He's
+        normal init (fan-in, for ReLU), zero biases; `default`: PyTorch's, as constructed.
+        With `identity_head` the last layer's weights are N(0, std) and its bias puts every
+        gamma at 1 and every beta at 0, so training starts from plain instance norm."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear) and scheme != "default":
+                if scheme == "normal":
+                    nn.init.normal_(m.weight, 0.0, std)
+                else:
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        if identity_head:
+            nn.init.normal_(self.head.weight, 0.0, std)
+            with torch.no_grad():
+                self.head.bias[: self.channels] = 1.0
+                self.head.bias[self.channels:] = 0.0
+
+    def hidden(self) -> list[nn.ReLU]:
+        """The ReLUs whose units can die (a unit is dead when it is 0 for every alpha)."""
+        return [m for m in self.body.modules() if isinstance(m, nn.ReLU)]
 
     def forward(self, alpha: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         out = self.head(self.body(alpha))

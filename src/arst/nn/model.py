@@ -15,18 +15,27 @@ class AdjustableStyleTransfer(nn.Module):
     def __init__(self, recipe: Recipe):
         super().__init__()
         self.n_alpha = recipe.n_alpha
-        self.stylizer = Stylizer(recipe.residual_blocks, recipe.cin_eps, recipe.cin_unbiased,
-                                 recipe.cin_position, recipe.last_norm, recipe.last_activation)
-        layout = cin_layout(self.stylizer.norm_channels(), recipe.cin_order)
-        self.conditioner = Conditioner(recipe.conditioner, recipe.n_alpha, layout,
-                                       recipe.conditioner_width, recipe.conditioner_depth)
+        stylizer = dict(residual_blocks=recipe.residual_blocks, cin_eps=recipe.cin_eps,
+                        cin_unbiased=recipe.cin_unbiased, cin_position=recipe.cin_position,
+                        last_norm=recipe.last_norm, last_activation=recipe.last_activation)
+        # The port seeds, builds the conditioner, then the stylizer: built in that order, a seed
+        # draws the port's weights (for the baseline, whose conditioner is never trained, its
+        # alpha map itself). The layout comes from a stylizer on the meta device, which has no
+        # storage and draws no random numbers.
+        with torch.device("meta"):
+            norm_channels = Stylizer(**stylizer).norm_channels()
+        self.conditioner = Conditioner(recipe.conditioner, recipe.n_alpha,
+                                       cin_layout(norm_channels, recipe.cin_order),
+                                       recipe.conditioner_width, recipe.conditioner_depth,
+                                       recipe.conditioner_norm, recipe.conditioner_residual)
+        self.stylizer = Stylizer(**stylizer)
         if recipe.init == "normal":
-            for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
+            for m in self.stylizer.modules():
+                if isinstance(m, nn.Conv2d):
                     nn.init.normal_(m.weight, 0.0, recipe.init_std)
                     nn.init.zeros_(m.bias)
-        if recipe.conditioner == "mlp":
-            self.conditioner.reset_head_to_identity(recipe.init_std)
+        self.conditioner.init(recipe.conditioner_init, recipe.init_std,
+                              identity_head=recipe.conditioner == "mlp")
 
     def forward(self, content: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """content (B, 3, H, W) in 0..255; alpha (B, n) per sample or (1, n) for the batch."""
