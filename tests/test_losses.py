@@ -21,11 +21,25 @@ def test_gram_normalisation():
 
 def test_ema_formula():
     ema = EMANormalizer([True, True, False], rate=0.01)
-    torch.testing.assert_close(ema.ratios(), torch.tensor([2.0, 2.0, 1.0]))
-    ema.update(torch.tensor([3.0, 0.5, 100.0]))
+    raw = torch.tensor([3.0, 0.5, 100.0])
+    torch.testing.assert_close(ema.ratios(raw), torch.tensor([2.0, 2.0, 1.0]))  # starts at ones
+    ema.update(raw)
     e1, e2 = 0.01 * 3 + 0.99, 0.01 * 0.5 + 0.99
     torch.testing.assert_close(ema.value, torch.tensor([e1, e2, 1.0]))  # out-of-scope stays
-    torch.testing.assert_close(ema.ratios(), torch.tensor([(e1 + e2) / e1, (e1 + e2) / e2, 1.0]))
+    torch.testing.assert_close(ema.ratios(raw), torch.tensor([(e1 + e2) / e1, (e1 + e2) / e2, 1.0]))
+
+
+def test_ema_started_at_the_first_losses_balances_the_first_step():
+    ema = EMANormalizer([True, True, True], rate=0.01, init="first")
+    first = torch.tensor([0.3, 2e-6, 5e-7])
+    # Before any update E is the step's own raw losses: each term weighs sum(L) / L_l, so every
+    # weighted term equals sum(L), however far from 1 the losses are.
+    torch.testing.assert_close(ema.ratios(first) * first, first.sum().expand(3))
+    ema.update(first)
+    torch.testing.assert_close(ema.value, first)  # E_0 = L_0, then the usual update
+    second = torch.tensor([0.2, 4e-6, 5e-7])
+    ema.update(second)
+    torch.testing.assert_close(ema.value, 0.01 * second + 0.99 * first)
 
 
 def _spec_features(vgg, image):
@@ -75,20 +89,24 @@ def test_baseline_total_loss_equals_spec(images):
     assert objective.ema.value[0] == 1.0  # content is outside the baseline's EMA
 
 
-def test_corrected_total_loss_equals_spec(images):
+@pytest.mark.parametrize("ema_init", ["ones", "first"])
+def test_corrected_total_loss_equals_spec(images, ema_init):
     content, output, style = images
-    recipe = load_recipe("corrected")
+    recipe = load_recipe("corrected", ema_init=ema_init)
     vgg = VGGFeatures("vgg19", ["relu3_4", *recipe.style_layers], "random", seed=2)
     objective = Objective(recipe, vgg, style)
     alpha = torch.tensor([[0.1, 0.5, 0.9], [1.0, 0.0, 0.3]])  # per sample
 
     fo, fc, fs = (_spec_features(vgg, x) for x in (output, content, style))
-    per_sample = []
+    raw = []  # per sample: content, then the three style layers
     for b in range(2):
-        c = ((fo[17][b] - fc[17][b]) ** 2).mean()
-        s = [((_hand_gram(fo[i][b:b + 1]) - _hand_gram(fs[i])) ** 2).mean() for i in (8, 17, 26)]
-        # EMA over all four terms, all ones at the start: every ratio is 4; alpha_c = 1.
-        per_sample.append(4.0 * c + sum(4.0 * a * si for a, si in zip(alpha[b].tolist(), s)))
+        raw.append([((fo[17][b] - fc[17][b]) ** 2).mean()]
+                   + [((_hand_gram(fo[i][b:b + 1]) - _hand_gram(fs[i])) ** 2).mean() for i in (8, 17, 26)])
+    # EMA over all four terms. At ones every ratio is 4; started at the first losses (the batch
+    # means), term l weighs sum(L) / L_l. alpha_c = 1.
+    mean = [(raw[0][t] + raw[1][t]) / 2 for t in range(4)]
+    ratio = [4.0] * 4 if ema_init == "ones" else [sum(mean) / m for m in mean]
+    per_sample = [sum(r * w * a for r, w, a in zip(raw[b], ratio, [1.0, *alpha[b].tolist()])) for b in range(2)]
     total, _, terms = objective.combine(objective.mse(output, content), alpha)
     torch.testing.assert_close(total, sum(per_sample) / 2, rtol=1e-4, atol=0)
     assert terms.shape == (2, 4)

@@ -22,27 +22,41 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 class EMANormalizer(nn.Module):
     """The paper's replacement for hand-tuned weights.
 
-    Keeps E_l, an exponential moving average of each raw term L_l (starting from ones,
-    E <- rate * L + (1 - rate) * E after each step); term l is weighted by sum_i E_i / E_l,
-    a constant for autograd. `in_scope` marks the terms it covers; the others weigh 1.
+    Keeps E_l, an exponential moving average of each raw term L_l (E <- rate * L + (1 - rate) * E
+    after each step); term l is weighted by sum_i E_i / E_l, a constant for autograd. `in_scope`
+    marks the terms it covers; the others weigh 1.
+
+    `init`: where E starts. `ones` (the spec and the port) takes about ln(L) / ln(1 - rate) steps
+    to reach raw losses far from 1: with style losses near 1e-6 and rate 0.01, over 1,000 steps
+    in which the style terms weigh a millionth of the content term. `first` starts E at the first
+    step's raw losses, so the terms are balanced from the first step (docs/findings.md).
     """
 
-    def __init__(self, in_scope: list[bool], rate: float):
+    def __init__(self, in_scope: list[bool], rate: float, init: str = "ones"):
         super().__init__()
         self.rate = rate
         self.register_buffer("value", torch.ones(len(in_scope)))
         self.register_buffer("in_scope", torch.tensor(in_scope))
+        # Whether E holds losses yet: with init `ones` from the start. A tensor, not a Python
+        # bool, so a compiled step reads it without a host sync or a recompilation.
+        self.register_buffer("started", torch.tensor(init == "ones"))
 
-    def ratios(self) -> torch.Tensor:
+    def current(self, raw: torch.Tensor) -> torch.Tensor:
+        """E as this step's weights see it: before the first update with `first`, the raw losses."""
+        return torch.where(self.started, self.value, raw.detach().float())
+
+    def ratios(self, raw: torch.Tensor) -> torch.Tensor:
         # Not value[in_scope]: a boolean index has a data-dependent shape, so it waits for
         # the GPU (a host sync every step) and splits a compiled step in two.
-        total = torch.where(self.in_scope, self.value, 0.0).sum()
-        return torch.where(self.in_scope, total / self.value, torch.ones_like(self.value))
+        value = self.current(raw)
+        total = torch.where(self.in_scope, value, 0.0).sum()
+        return torch.where(self.in_scope, total / value, torch.ones_like(value))
 
     @torch.no_grad()
     def update(self, raw: torch.Tensor) -> None:
-        new = self.rate * raw.detach().float() + (1.0 - self.rate) * self.value
+        new = self.rate * raw.detach().float() + (1.0 - self.rate) * self.current(raw)
         self.value.copy_(torch.where(self.in_scope, new, self.value))
+        self.started.fill_(True)
 
 
 class Objective(nn.Module):
@@ -56,7 +70,8 @@ class Objective(nn.Module):
         self.term_names = ["content", *self.style_layers]
         self.register_buffer("scale", torch.tensor(
             [recipe.content_weight] + [recipe.style_weight] * recipe.n_alpha))
-        self.ema = EMANormalizer([recipe.ema_scope == "all"] + [True] * recipe.n_alpha, recipe.ema_rate)
+        self.ema = EMANormalizer([recipe.ema_scope == "all"] + [True] * recipe.n_alpha, recipe.ema_rate,
+                                 recipe.ema_init)
         self.set_style(style_image)
 
     @torch.no_grad()
@@ -89,12 +104,13 @@ class Objective(nn.Module):
         """
         raw = mse * self.scale
         ones = torch.ones_like(alpha[:, :1])
-        terms = raw * torch.cat([ones, alpha.to(raw.dtype)], dim=1) * self.ema.ratios()
+        terms = raw * torch.cat([ones, alpha.to(raw.dtype)], dim=1) * self.ema.ratios(raw.mean(dim=0))
         return terms.sum(dim=1).mean(), raw.detach().mean(dim=0), terms
 
 
-def gradient_cosine(output: torch.Tensor, content_term: torch.Tensor, style_term: torch.Tensor) -> float:
-    """Cosine between d(content)/d(output) and d(style)/d(output): near -1, the two fight."""
+def gradient_cosine(output: torch.Tensor, content_term: torch.Tensor, style_term: torch.Tensor) -> torch.Tensor:
+    """Cosine between d(content)/d(output) and d(style)/d(output): near -1, the two fight.
+    A 0-d tensor on the device (reading it back would sync the host)."""
     g_content, = torch.autograd.grad(content_term, output, retain_graph=True)
     g_style, = torch.autograd.grad(style_term, output, retain_graph=True)
-    return torch.nn.functional.cosine_similarity(g_content.flatten(), g_style.flatten(), dim=0).item()
+    return torch.nn.functional.cosine_similarity(g_content.flatten(), g_style.flatten(), dim=0)
