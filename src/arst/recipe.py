@@ -22,12 +22,15 @@ PRESETS = ("baseline", "corrected")
 _CHOICES = {
     "vgg": ("vgg16", "vgg19"),
     "ema_scope": ("style", "all"),
+    "ema_init": ("ones", "first"),
     "alpha_per": ("batch", "sample"),
     "conditioner": ("prudnikov", "mlp"),
     "cin_order": ("prudnikov", "forward"),
     "cin_position": ("before_relu", "after_relu"),
     "last_activation": ("none", "sigmoid"),
     "init": ("default", "normal"),
+    "conditioner_init": ("default", "normal", "kaiming"),
+    "conditioner_norm": ("none", "layer"),
 }
 
 
@@ -42,6 +45,7 @@ class Recipe:
     style_weight: float
     ema_scope: str  # which terms the EMA normalisation covers
     ema_rate: float
+    ema_init: str  # where the EMA starts: ones (the spec) or the first step's raw losses
     # alpha sampling during training (alphas.py)
     alpha_per: str
     alpha_onehot_prob: float
@@ -50,6 +54,10 @@ class Recipe:
     conditioner: str
     conditioner_width: int
     conditioner_depth: int
+    conditioner_init: str  # nn/conditioner.py: default (PyTorch), normal (N(0, init_std)), kaiming (He)
+    conditioner_norm: str  # LayerNorm before each hidden ReLU of the mlp conditioner, or none
+    conditioner_residual: bool  # hidden layers of the mlp conditioner as x + ReLU(W x + b)
+    conditioner_lr: float | None  # train.py; None: lr
     train_conditioner: bool
     # stylizing network (nn/stylizer.py, nn/cin.py)
     residual_blocks: int
@@ -59,7 +67,7 @@ class Recipe:
     cin_position: str
     last_norm: bool
     last_activation: str
-    init: str  # nn/model.py
+    init: str  # the stylizer's (nn/model.py): default (PyTorch) or normal (N(0, init_std))
     init_std: float
     # optimisation and data (train.py)
     lr: float
@@ -119,7 +127,9 @@ class Recipe:
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         for key in ("content_weight", "style_weight", "ema_rate", "alpha_onehot_prob", "cin_eps",
-                    "init_std", "lr"):
+                    "init_std", "lr", "conditioner_lr"):
+            if key == "conditioner_lr" and values.get(key) is None:
+                continue
             try:
                 values[key] = float(values[key])
             except (TypeError, ValueError):

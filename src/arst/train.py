@@ -19,6 +19,7 @@ from tqdm import tqdm
 from . import checkpoint
 from .alphas import sample_alpha, step_generator
 from .data.images import ContentCache, load_style
+from . import diagnostics
 from .errors import ConfigError, TrainingDiverged
 from .io import atomic_path
 from .losses import Objective, gradient_cosine
@@ -84,8 +85,11 @@ class TrainStep:
         self.vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers],
                                loss_weights, loss_seed)
         self.objective = runtime.module(Objective(recipe, self.vgg, style_image))
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas,
+        groups = [{"params": list(self.model.stylizer.parameters())}]
+        if recipe.train_conditioner:
+            groups.append({"params": list(self.model.conditioner.parameters()),
+                           "lr": recipe.conditioner_lr or recipe.lr})
+        self.optimizer = torch.optim.Adam(groups, lr=recipe.lr, betas=recipe.betas,
                                           fused=runtime.cuda or None)
         # Model and loss network in one graph, so the compiler fuses across their boundary.
         self.compiled_loss = runtime.compiled(self.loss_of)
@@ -101,14 +105,14 @@ class TrainStep:
 
         Returns, on the device: the losses [total, raw term 0, raw term 1, ...] (a fresh
         tensor: a CUDA graph's own outputs do not outlive its next replay), alpha, and the
-        content/style gradient cosine (a 1-tensor, NaN unless `diagnose`; that step syncs).
+        content/style gradient cosine (a 1-tensor, NaN unless `diagnose`).
         """
         images = self.runtime.images(images)
         alpha = self.runtime.upload(alpha)
         with self.runtime.backend_flags():
             self.runtime.step_begin()
             output, total, raw, terms = (self.loss_of if diagnose else self.compiled_loss)(images, alpha)
-            cosine = math.nan
+            cosine = torch.full((), math.nan, device=self.runtime.device)
             if diagnose:
                 cosine = gradient_cosine(output, terms[:, 0].mean(), terms[:, 1:].sum(1).mean())
             self.optimizer.zero_grad(set_to_none=True)
@@ -116,7 +120,7 @@ class TrainStep:
             self.optimizer.step()
         self.objective.ema.update(raw)
         losses = torch.cat([total.detach().float()[None], raw.float()])
-        return losses, alpha, torch.full((1,), cosine, device=self.runtime.device)
+        return losses, alpha, cosine.float().reshape(1)
 
 
 @dataclass
@@ -131,6 +135,7 @@ class TrainLog:
 
     path: Path
     columns: list[str]
+    check_finite: bool = True  # column 1 (the loss) must be finite: a NaN stops training
 
     def __post_init__(self):
         self.pending: list[torch.Tensor] = []
@@ -175,7 +180,7 @@ class TrainLog:
         return written
 
     def _write(self, rows: list[list[float]]) -> list[list[float]]:
-        bad = next((r for r in rows if not math.isfinite(r[1])), None)
+        bad = next((r for r in rows if self.check_finite and not math.isfinite(r[1])), None)
         if bad is not None:
             raise TrainingDiverged(
                 f"loss became {bad[1]} at step {int(bad[0])}; training stopped and the last "
@@ -194,7 +199,10 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     port's schedule); resume from out_dir/checkpoint.pt if it is there.
 
     Writes out_dir/checkpoint.pt (every `checkpoint_every` steps and at the end),
-    out_dir/log.csv (step rows), and at the end out_dir/model.pt and out_dir/losses.csv.
+    out_dir/log.csv (step rows), out_dir/adjustability_log.csv (every `diagnostics_every`
+    steps and at the end: diagnostics.adjustability on a fixed probe batch, the first four
+    content images), and at the end out_dir/model.pt, out_dir/losses.csv and
+    out_dir/adjustability.csv.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -232,6 +240,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         objective.ema.value.copy_(state["ema"])
+        objective.ema.started.fill_(True)  # a checkpoint follows at least one update
         start = state["step"]
         log.info("resuming %s from step %d", out, start)
 
@@ -240,9 +249,20 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
                + [f"alpha_{n}" for n in recipe.style_layers] + ["grad_cosine", "elapsed_s"])
     train_log = TrainLog(out / "log.csv", columns)
     train_log.truncate(start)
+    diag_log = TrainLog(out / "adjustability_log.csv", ["step", *diagnostics.columns(recipe.style_layers)],
+                        check_finite=False)
+    diag_log.truncate(start)
+    probe = runtime.images(cache.batch(list(range(min(4, len(cache))))))
+    probe_alphas = runtime.upload(diagnostics.probe_alphas(recipe.n_alpha))
+
+    def diagnose_adjustability(step: int) -> None:
+        """Enqueued like a training step, read back with the loss rows: no host sync."""
+        diag_log.add(torch.cat([torch.full((1,), step, device=runtime.device, dtype=torch.float32),
+                                diagnostics.adjustability(model, probe, runtime, probe_alphas)]))
 
     def save_checkpoint(step: int) -> None:
         train_log.flush(wait=True)
+        diag_log.flush(wait=True)
         checkpoint.save(ckpt_path, checkpoint.provenance(
             **identity, step=step, steps=steps, content=str(content), content_images=len(cache),
             style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
@@ -254,6 +274,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
                desc=f"train {recipe.name} seed {seed}")
     for step, images in zip(range(start, steps), batches):
         diagnose = bool(diagnostics_every) and step % diagnostics_every == 0
+        if diagnose:
+            diagnose_adjustability(step)
         losses, alpha, cosine = train_step(images, sample_alpha(recipe, step, batch, seed), diagnose)
         # torch.full, not torch.tensor: a host value copied to the device would sync.
         train_log.add(torch.cat([torch.full((1,), step, device=runtime.device, dtype=torch.float32),
@@ -263,17 +285,21 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         done = step + 1
         if done % log_every == 0 or done == steps:
             rows = train_log.flush()
+            diag_log.flush()
             if rows:  # the rows of the flush before this one
                 bar.set_postfix(loss=f"{rows[-1][1]:.4g}", content=f"{rows[-1][2]:.3g}")
         if done % every == 0 and done != steps:
             save_checkpoint(done)
     bar.close()
     if start < steps:
+        if diagnostics_every:
+            diagnose_adjustability(steps)
         save_checkpoint(steps)
     final = {k: v for k, v in checkpoint.load(ckpt_path).items() if k != "optimizer"}
     checkpoint.save(out / "model.pt", final)
-    with atomic_path(out / "losses.csv") as tmp:
-        tmp.write_bytes((out / "log.csv").read_bytes())
+    for log_file, result in (("log.csv", "losses.csv"), ("adjustability_log.csv", "adjustability.csv")):
+        with atomic_path(out / result) as tmp:
+            tmp.write_bytes((out / log_file).read_bytes())
     log.info("trained %s (%s) for %d steps in %.1fs -> %s", recipe.name, vgg.kind, steps - start,
              time.perf_counter() - began, out / "model.pt")
     return out / "model.pt"
