@@ -3,6 +3,7 @@ hand-checkable cases (a model whose alpha has no effect, flat and saddle-shaped 
 identical images, small synthetic tables)."""
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -144,16 +145,39 @@ def _tables(rho, psnr, events, ratio):
                            for s in seeds for v, e in (("adjustable", events[0]), ("ablation", events[1]))])
     retrain = pd.DataFrame([{**base, "seed": s, "alpha_vector": "1,0,0", "term": t, "loss_adjusted": ratio,
                              "loss_retrained": 1.0} for s in seeds for t in ("content", "relu2_2")])
-    return {"sweep": sweep, "identity": identity, "saddle": saddle, "retrain": retrain}
+    adjust = pd.DataFrame([{**base, "seed": s, "style": "mosaic", "layer": layer, "response": response,
+                            "min_layer_distance": distinct, "dead_fraction": 0.3}
+                           for s in seeds for layer in ("relu2_2", "relu3_4")])
+    return {"adjustability": adjust, "sweep": sweep, "identity": identity, "saddle": saddle, "retrain": retrain}
+
+
+response, distinct = 30.0, 5.0
 
 
 def test_claims_from_synthetic_tables():
     table, impls = claims_mod.claims(_tables(rho=-0.9, psnr=30.0, events=("100", "none"), ratio=1.5))
     assert impls == ["corrected"]
     holds = table.set_index("measure")["holds (corrected)"]
-    assert list(holds) == ["yes", "yes", "not run", "not run", "not run", "yes", "yes"]
-    assert "31.5 ± 0.71 (n=2)" in table.loc[1, "corrected"]
+    assert list(holds) == ["yes", "yes", "yes", "not run", "not run", "not run", "yes", "yes"]
+    assert "31.5 ± 0.71 (n=2)" in table.loc[2, "corrected"]
     table, _ = claims_mod.claims(_tables(rho=0.3, psnr=10.0, events=("none", "none"), ratio=3.0))
-    assert list(table["holds (corrected)"]) == ["no", "no", "not run", "not run", "not run", "inconclusive", "no"]
+    assert list(table["holds (corrected)"]) == ["yes", "no", "no", "not run", "not run", "not run", "inconclusive",
+                                                "no"]
+
+
+def test_alpha_claims_are_not_applicable_to_a_model_that_ignores_alpha(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "response", 0.01)  # under the 2-grey-level floor
+    table, _ = claims_mod.claims(_tables(rho=-0.9, psnr=30.0, events=("100", "none"), ratio=1.5))
+    holds = list(table["holds (corrected)"])
+    assert holds[0] == claims_mod.NO_RESPONSE
+    # sweep and retrain need a model that responds; content at alpha 0 and the saddle do not.
+    assert holds[1] == "not applicable: the model does not respond to alpha" == holds[7]
+    assert holds[2] == "yes" and holds[6] == "yes"
+    monkeypatch.setattr(sys.modules[__name__], "response", 30.0)
+    monkeypatch.setattr(sys.modules[__name__], "distinct", 0.5)  # responds, layers alike
+    holds = list(claims_mod.claims(_tables(rho=-0.9, psnr=30.0, events=("100", "none"), ratio=1.5))[0][
+        "holds (corrected)"])
+    assert holds[0] == claims_mod.NOT_DISTINCT
+    assert holds[1] == "not applicable: the layers' effects are not distinct" and holds[7] == "yes"
     head = claims_mod.header(_tables(-1, 30, ("none", "none"), 1))
     assert "random(seed=0)" in head and "150 steps" in head and "RANDOM" in head

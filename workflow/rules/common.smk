@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
-from arst.recipe import load_recipe
+from arst.plan import recipe_of, train_argv, trained_models
 
 IMPLS = list(config["implementations"])
 STYLES = list(config["styles"])
@@ -18,42 +18,16 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names)
 
 
-def _trained_models():
-    """Every model the workflow trains, name -> implementation spec: the configured
-    implementations, the saddle point's disjoint-layer ablation, and the fixed-alpha models
-    of 'adjusted vs retrained'. All are trained by the one `train` rule."""
-    evaluation = config["evaluation"]
-    out = {impl: config["implementations"][impl] for impl in IMPLS}
-    base = evaluation["saddle"]["ablation_impl"]
-    if base:
-        spec = config["implementations"][base]
-        layer = evaluation["saddle"]["ablation_content_layer"]
-        out["ablation"] = {
-            **spec,
-            "set": {**spec.get("set", {}), "content_layer": layer},
-        }
-    for impl in [i for i in evaluation["retrain"]["impls"] if i in IMPLS]:
-        spec = config["implementations"][impl]
-        layers = _recipe(impl, spec).style_layers
-        for k, alpha in enumerate(evaluation["retrain"]["alphas"]):
-            vector = [float(alpha.get(layer, 0.0)) for layer in layers]
-            out[f"{impl}-fixed{k}"] = {
-                **spec,
-                "set": {**spec.get("set", {}), "alpha_fixed": vector},
-            }
-    return out
-
-
-def _recipe(name, spec):
-    """Load each recipe once, so a bad override fails before any job runs."""
+def _plan(fn, *args):
+    """A package answer about the config; a bad config stops the run naming the key."""
     try:
-        return load_recipe(spec["recipe"], **spec.get("set", {}))
+        return fn(*args)
     except ArstError as exc:
-        raise ValueError(f"config implementations.{name}: {exc}") from None
+        raise ValueError(str(exc)) from None
 
 
-TRAINED = _trained_models()
-RECIPES = {name: _recipe(name, spec) for name, spec in TRAINED.items()}
+TRAINED = _plan(trained_models, config)
+RECIPES = {name: _plan(recipe_of, name, spec) for name, spec in TRAINED.items()}
 
 
 def model_dir(w):
@@ -129,45 +103,7 @@ VGG_FILES = {"vgg16": "vgg16-397923af.pth", "vgg19": "vgg19-dcbb9e9d.pth"}
 
 
 def train_args(w):
-    spec = TRAINED[w.model]
-    train = {**config["train"], **spec.get("train", {})}
-    runtime = config["runtime"]
-    args = ["--recipe", spec["recipe"]]
-    for key, value in spec.get("set", {}).items():
-        args += ["--set", f"{key}={value}"]
-    args += (
-        ["--epochs", str(train["epochs"])]
-        if train.get("epochs")
-        else ["--steps", str(train["steps"])]
-    )
-    for key in ("batch", "size"):
-        if train.get(key):
-            args += [f"--{key}", str(train[key])]
-    args += [
-        "--checkpoint-every",
-        str(train["checkpoint_every"]),
-        "--log-every",
-        str(train["log_every"]),
-        "--diagnostics-every",
-        str(train["diagnostics_every"]),
-        "--loss-weights",
-        config["loss_network"]["weights"],
-        "--loss-seed",
-        str(config["loss_network"]["seed"]),
-        "--workers",
-        str(runtime["workers"]),
-        "--device",
-        runtime["device"],
-        "--precision",
-        runtime["precision"],
-        "--compile",
-        str(runtime["compile"]).lower(),
-        "--channels-last",
-        str(runtime["channels_last"]).lower(),
-        "--channel-multiple",
-        str(runtime["channel_multiple"]),
-    ]
-    return shlex.join(args)
+    return shlex.join(train_argv(TRAINED[w.model], config))
 
 
 def eval_args():
@@ -218,6 +154,7 @@ def saddle_runs():
 
 def claims_inputs(w=None):
     inputs = {
+        "adjustability": "results/tables/adjustability.csv",
         "sweep": "results/tables/sweep_summary.csv",
         "identity": "results/tables/content_identity.csv",
         "combinations": "results/tables/combinations.csv",

@@ -1,6 +1,70 @@
 # The comparison (spec section 5): content at alpha 0, combinations, noise, diversity,
 # saddle point, adjusted vs retrained, and the claims verdict. Experiments write tables
 # (one per trained model, then one merged table); figure rules only read them.
+# --- adjustability: does the model respond to alpha, differently per layer? ------------------
+
+
+rule adjustability:
+    input:
+        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        training_log="results/models/{impl}/{style}/seed{seed}/adjustability.csv",
+        style=style_image,
+        images=eval_images(),
+    output:
+        table=f"results/tables/adjustability/{RUN}.csv",
+        curve=f"results/tables/adjustability_curves/{RUN}.csv",
+    log:
+        f"results/logs/adjustability/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        size=EVAL["size"],
+    shell:
+        "TORCH_HOME=resources/torch arst adjustability --checkpoint {input.model} --style {input.style}"
+        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
+        " --training-log {input.training_log} --table {output.table} --curve {output.curve}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule adjustability_summary:
+    input:
+        per_model(f"results/tables/adjustability/{RUN}.csv"),
+    output:
+        csv="results/tables/adjustability.csv",
+        md=report(
+            "results/tables/adjustability.md",
+            caption="../report/adjustability.rst",
+            category="Adjustability",
+        ),
+    log:
+        "results/logs/adjustability_summary.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst adjustability-summary {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_adjustability:
+    input:
+        per_model(f"results/tables/adjustability_curves/{RUN}.csv"),
+    output:
+        png=report(
+            "results/figures/adjustability.png",
+            caption="../report/adjustability_figure.rst",
+            category="Adjustability",
+        ),
+        pdf="results/figures/adjustability.pdf",
+    log:
+        "results/logs/plot/adjustability.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-adjustability {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
 # --- content at alpha = 0 -----------------------------------------------------------------
 
 
@@ -403,6 +467,12 @@ rule claims:
 # --- named targets ----------------------------------------------------------------------------
 
 
+rule adjustability_figure:
+    input:
+        rules.adjustability_summary.output,
+        rules.plot_adjustability.output,
+
+
 rule alpha_zero:
     input:
         rules.content_identity_summary.output,
@@ -445,6 +515,9 @@ rule verdict:
 
 
 TARGETS["compare"] = [
+    "results/tables/adjustability.md",
+    "results/figures/adjustability.png",
+    "results/figures/adjustability.pdf",
     "results/tables/content_identity.md",
     "results/figures/content_identity.png",
     "results/figures/content_identity.pdf",

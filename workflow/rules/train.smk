@@ -11,6 +11,7 @@ rule train:
     output:
         model=protected("results/models/{model}/{style}/seed{seed}/model.pt"),
         losses="results/models/{model}/{style}/seed{seed}/losses.csv",
+        adjustability="results/models/{model}/{style}/seed{seed}/adjustability.csv",
     log:
         "results/logs/train/{model}_{style}_seed{seed}.log",
     benchmark:

@@ -128,7 +128,35 @@ def claim_retrain(retrain, impl, factor=2.0):
     return measured, "yes" if (log_ratio <= math.log2(factor)).all() else "no"
 
 
+def claim_adjustability(adjust, impl, min_response=2.0, min_distinct=2.0):
+    """Per style and seed: every layer's response >= min_response and the two closest layers'
+    outputs >= min_distinct apart (grey levels, 0..255, on the evaluation images)."""
+    if adjust is None or adjust[adjust["implementation"] == impl].empty:
+        return NOT_RUN, NOT_RUN
+    sub = adjust[adjust["implementation"] == impl]
+    runs = sub.groupby(["style", "seed"])
+    weakest = runs["response"].min()
+    distinct = runs["min_layer_distance"].first()
+    worst = sub.loc[sub["response"].idxmin()]
+    measured = (f"weakest layer's response {mean_std(weakest)} (worst {worst['layer']}: "
+                f"{worst['response']:.3g}); closest two layers {mean_std(distinct)} apart; "
+                f"dead conditioner units {mean_std(runs['dead_fraction'].first())}")
+    if not (weakest >= min_response).all():
+        return measured, NO_RESPONSE
+    if not (distinct >= min_distinct).all():
+        return measured, NOT_DISTINCT
+    return measured, "yes"
+
+
+NO_RESPONSE = "no: the model does not respond to alpha"
+NOT_DISTINCT = "no: the layers' effects are not distinct"
+
 CLAIMS = [
+    ("The model responds to alpha, differently per layer",
+     "per layer: mean |y(e_i) - y(0)|; closest two layers: min mean |y(e_i) - y(e_j)| (0..255, clamped outputs)",
+     "yes if in every style and seed every layer's response >= 2 and the closest two layers differ by >= 2 "
+     "grey levels (rounding to 8 bits moves a pixel by at most 0.5); the claims below that need it say "
+     "'not applicable' when it fails", "adjustability", claim_adjustability),
     ("Each layer's style loss falls as its own alpha rises (others at 0 and at 1)",
      "Spearman rho of own loss vs alpha", "yes if every layer's rho <= -0.5 in every seed; no if any rho > 0; "
      "else inconclusive", "sweep", claim_layers),
@@ -153,6 +181,22 @@ CLAIMS = [
 ]
 
 
+# What each claim needs of the model before it can be judged: a claim about alpha says nothing
+# of a model whose output does not depend on alpha (it would judge rounding noise).
+NEEDS = {"sweep": "distinct", "combinations": "distinct", "diversity": "response", "retrain": "response"}
+
+
+def _applicable(need: str | None, adjustable: str) -> str | None:
+    """None if the claim can be judged; else the reason it cannot."""
+    if need is None or adjustable in ("yes", NOT_RUN):
+        return None
+    if adjustable == NO_RESPONSE:
+        return "not applicable: the model does not respond to alpha"
+    if need == "distinct":
+        return "not applicable: the layers' effects are not distinct"
+    return None
+
+
 def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[str]]:
     present = [t for t in tables.values() if t is not None and not t.empty]
     impls = list(dict.fromkeys(i for t in present for i in t["implementation"]))
@@ -161,7 +205,8 @@ def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[s
         row = {"claim": claim, "measure": measure, "rule": rule}
         for impl in impls:
             measured, holds = fn(tables.get(key), impl)
-            row[impl], row[f"holds ({impl})"] = measured, holds
+            reason = _applicable(NEEDS.get(key), claim_adjustability(tables.get("adjustability"), impl)[1])
+            row[impl], row[f"holds ({impl})"] = measured, reason or holds
         rows.append(row)
     return pd.DataFrame(rows), impls
 
@@ -183,20 +228,22 @@ def header(tables: dict[str, pd.DataFrame | None]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+TABLES = ("adjustability", "sweep", "identity", "combinations", "diversity", "noise", "saddle", "retrain")
+
+
 def _read(path: str | None) -> pd.DataFrame | None:
     return pd.read_csv(path) if path and Path(path).is_file() else None
 
 
 @verb("claims", "the verdict table: one row per claim of the spec's section 5")
 def _cli(p):
-    for key in ("sweep", "identity", "combinations", "diversity", "noise", "saddle", "retrain"):
+    for key in TABLES:
         p.add_argument(f"--{key}", help=f"the {key} summary CSV (missing: 'not run')")
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
 
     def run(args):
-        tables = {k: _read(getattr(args, k)) for k in
-                  ("sweep", "identity", "combinations", "diversity", "noise", "saddle", "retrain")}
+        tables = {k: _read(getattr(args, k)) for k in TABLES}
         table, _ = claims(tables)
         write_table(table, args.csv)
         write_text(args.md, header(tables) + table.to_markdown(index=False) + "\n")

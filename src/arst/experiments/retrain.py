@@ -33,6 +33,25 @@ def compare(adjustable, retrained: list[str], style, images, size=128, style_nam
     return pd.DataFrame(rows)
 
 
+def fixed_alpha_gap(retrained: list[str], style, images, size=128, runtime=None) -> pd.DataFrame:
+    """The control of 'adjusted vs retrained': how far apart the outputs of models retrained at
+    different fixed alphas are (mean |y_a - y_b|, 0..255, clamped, over the evaluation images),
+    one row per pair. An adjustable model that matches retraining must differ by as much between
+    the same alphas; a constant model would pass a loss comparison, not this one."""
+    _, batch = load_eval_images(images, size)
+    outputs = []
+    for path in retrained:
+        ev = Evaluator.load(path, style, runtime)
+        alpha = torch.tensor(ev.recipe.alpha_fixed, dtype=torch.float32)[None]
+        outputs.append((vector_text(alpha), ev.stylize(batch, alpha).clamp(0, 255), ev.labels))
+    rows = []
+    for i, (alpha_a, y_a, labels) in enumerate(outputs):
+        for alpha_b, y_b, _ in outputs[i + 1:]:
+            rows.append({**labels, "alpha_a": alpha_a, "alpha_b": alpha_b,
+                         "distance": float((y_a - y_b).abs().mean())})
+    return pd.DataFrame(rows)
+
+
 @verb("retrain-compare", "per-layer losses: adjustable model at alpha a vs a model trained at fixed a")
 def _cli(p):
     evaluation_args(p, checkpoint=False, image_dir=False)
