@@ -66,6 +66,8 @@ def _train(p):
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--recipe", default="baseline", help="preset (baseline, corrected) or YAML file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe field")
+    p.add_argument("--name", help="the model's name in its checkpoint and every table (default: the "
+                                  "recipe's; the workflow passes the config's implementation key)")
     p.add_argument("--out", required=True, help="output folder (checkpoint.pt, log.csv, model.pt, losses.csv)")
     sched = p.add_mutually_exclusive_group(required=True)
     sched.add_argument("--steps", type=int)
@@ -78,7 +80,8 @@ def _train(p):
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--log-every", type=int, default=1)
     p.add_argument("--diagnostics-every", type=int, default=0,
-                   help="log the content/style gradient cosine every N steps (0: never)")
+                   help="every N steps, log the adjustability diagnostic (adjustability.csv) and the "
+                        "content/style gradient cosine (0: never)")
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
     p.add_argument("--no-progress", action="store_true")
     runtime_args(p)
@@ -86,7 +89,10 @@ def _train(p):
     def run(args):
         from .recipe import load_recipe
         from .train import train
-        train(args.content, args.style, args.out, load_recipe(args.recipe, **parse_overrides(args.set)),
+        overrides = parse_overrides(args.set)
+        if args.name:
+            overrides["name"] = args.name
+        train(args.content, args.style, args.out, load_recipe(args.recipe, **overrides),
               steps=args.steps, epochs=args.epochs, seed=args.seed, batch_size=args.batch,
               image_size=args.size, loss_weights=args.loss_weights, loss_seed=args.loss_seed,
               checkpoint_every=args.checkpoint_every, log_every=args.log_every,

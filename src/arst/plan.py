@@ -1,0 +1,69 @@
+"""Which models a config trains, and the `arst train` arguments of each.
+
+The workflow asks this module (workflow/rules/common.smk), and so does any script that runs
+the same models without Snakemake (scripts/gpu-run.py): one place decides, and it is
+unit-tested here. `config` is the validated Snakemake config (a plain dict, defaults filled).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from .errors import ArstError, ConfigError
+from .recipe import Recipe, load_recipe
+
+RUNTIME_FLAGS = ("device", "precision", "compile", "channels_last", "channel_multiple")
+
+
+def recipe_of(name: str, spec: Mapping[str, Any]) -> Recipe:
+    """The model's recipe, named by its key; a bad override names the config entry."""
+    try:
+        return load_recipe(spec["recipe"], **{**spec.get("set", {}), "name": spec.get("name", name)})
+    except ArstError as exc:
+        raise ConfigError(f"config implementations.{name}: {exc}") from None
+
+
+def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every model the workflow trains, key -> spec (recipe, set, train, name): the configured
+    implementations, the saddle point's disjoint-layer ablation, and the fixed-alpha models of
+    'adjusted vs retrained'. A model's name (in its checkpoint and every table) is its
+    implementation's config key; the ablation and fixed-alpha models carry the key of the
+    implementation they vary."""
+    impls = config["implementations"]
+    evaluation = config["evaluation"]
+    out = {impl: {**spec, "name": impl} for impl, spec in impls.items()}
+    base = evaluation["saddle"]["ablation_impl"]
+    if base:
+        if base not in impls:
+            raise ConfigError(f"config evaluation.saddle.ablation_impl: {base!r} is not an implementation "
+                              f"({', '.join(impls)})")
+        layer = evaluation["saddle"]["ablation_content_layer"]
+        out["ablation"] = {**out[base], "set": {**out[base].get("set", {}), "content_layer": layer}}
+    for impl in [i for i in evaluation["retrain"]["impls"] if i in impls]:
+        layers = recipe_of(impl, out[impl]).style_layers
+        for k, alpha in enumerate(evaluation["retrain"]["alphas"]):
+            vector = [float(alpha.get(layer, 0.0)) for layer in layers]
+            out[f"{impl}-fixed{k}"] = {**out[impl], "set": {**out[impl].get("set", {}), "alpha_fixed": vector}}
+    return out
+
+
+def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """`arst train` arguments for one model, beyond its paths, seed and threads."""
+    train = {**config["train"], **spec.get("train", {})}
+    runtime = config["runtime"]
+    args = ["--recipe", spec["recipe"], "--name", spec["name"]]
+    for key, value in spec.get("set", {}).items():
+        # As YAML, which `--set` reads back: None must arrive as null, not the string 'None'.
+        args += ["--set", f"{key}={json.dumps(value)}"]
+    args += ["--epochs", str(train["epochs"])] if train.get("epochs") else ["--steps", str(train["steps"])]
+    for key in ("batch", "size"):
+        if train.get(key):
+            args += [f"--{key}", str(train[key])]
+    args += ["--checkpoint-every", str(train["checkpoint_every"]), "--log-every", str(train["log_every"]),
+             "--diagnostics-every", str(train["diagnostics_every"]),
+             "--loss-weights", str(config["loss_network"]["weights"]),
+             "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(runtime["workers"])]
+    for key in RUNTIME_FLAGS:
+        args += [f"--{key.replace('_', '-')}", str(runtime[key]).lower()]
+    return args
