@@ -13,7 +13,7 @@
 # It needs no network and installs nothing: the machine's python3 has torch 2.11,
 # torchvision 0.26 and every module arst imports (numpy, pillow, pyyaml, tqdm, requests,
 # pandas, scipy, scikit-image, matplotlib, pytest; /work/.library/device/KINDS.md), and
-# `python3 -m arst.bench` imports no other verb's module. Run from the repository root:
+# `python3 -m arst bench` imports no other verb's module. Run from the repository root:
 #   bash scripts/gpu-bench.sh        (results in $OUT, else ./bench-out)
 set -uo pipefail
 OUT=${OUT:-$PWD/bench-out}
@@ -32,12 +32,12 @@ left() { echo $((BUDGET_S - SECONDS)); }
 
 timeout -k 5 120 python3 -m pytest -q -p no:cacheprovider tests/test_bench.py tests/test_train.py -k cuda 2>&1 | tee "$OUT/tests.txt"
 
-timeout -k 10 "$(($(left) - 10))" python3 -m arst.bench --json "$OUT/bench.json" --profile "$OUT/profile.txt" \
+timeout -k 10 "$(($(left) - 10))" python3 -m arst bench --json "$OUT/bench.json" --profile "$OUT/profile.txt" \
   2>&1 | tee "$OUT/bench.txt"
 echo "main bench: exit ${PIPESTATUS[0]} at ${SECONDS}s" | tee -a "$OUT/bench.txt"
 
 if [ "$(left)" -ge 180 ]; then
-  timeout -k 10 "$(($(left) - 10))" python3 -m arst.bench --channel-multiple 8 --sizes 1920x1080 \
+  timeout -k 10 "$(($(left) - 10))" python3 -m arst bench --channel-multiple 8 --sizes 1920x1080 \
     --data-steps 0 --numerics-steps 20 --numerics-last 10 --json "$OUT/bench-padded.json" 2>&1 | tee "$OUT/bench-padded.txt"
   echo "padded bench: exit ${PIPESTATUS[0]} at ${SECONDS}s" | tee -a "$OUT/bench-padded.txt"
 else

@@ -11,7 +11,6 @@ The data path, which must keep up with training, is timed on its own.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import tempfile
@@ -24,11 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from .alphas import sample_alpha
-from .cli import runtime_args, runtime_from, verb
 from .data.embedded import make_style
 from .data.images import ContentCache, load_style
-from .errors import ArstError, ConfigError
-from .io import write_json, write_text
+from .errors import ConfigError
 from .nn.model import build_model
 from .nn.vgg import describe_weights
 from .recipe import load_recipe
@@ -328,72 +325,3 @@ def format_table(r: dict) -> str:
     for e in r["errors"]:
         lines.append(f"FAILED {e}")
     return "\n".join(lines)
-
-
-@verb("bench", "training img/s and stylizing fps: the fast path against the port as shipped")
-def _bench(p):
-    p.add_argument("--sizes", help="stylizing sizes, N or WxH, comma-separated "
-                                   f"(CUDA: {DEFAULTS['cuda']['sizes']}; CPU: {DEFAULTS['cpu']['sizes']})")
-    p.add_argument("--train-size", type=int, help="training image side (CUDA 256, CPU 64)")
-    p.add_argument("--batch", type=int, help="training batch (CUDA 8, CPU 2)")
-    p.add_argument("--warmup", type=int, help="untimed steps or frames before each timing")
-    p.add_argument("--train-steps", type=int, help="timed optimiser steps")
-    p.add_argument("--stylize-iters", type=int, help="timed frames per size")
-    p.add_argument("--numerics-steps", type=int, help="steps of the fp32-vs-fast check (CUDA 100; 0: skip)")
-    p.add_argument("--numerics-last", type=int, help="steps averaged at the end of the check")
-    p.add_argument("--data-steps", type=int,
-                   help="batches timed through the data path alone (CUDA 500, CPU 20; 0: skip)")
-    p.add_argument("--workers", help="data-loading processes of the data path, comma-separated "
-                                     "counts each timed (CUDA: 0 and up to 4; CPU: 0)")
-    p.add_argument("--loss-weights", default="random", help="random, imagenet, or a state-dict path")
-    p.add_argument("--loss-seed", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compile-mode", default="auto",
-                   help="torch.compile mode of the fast path (auto: reduce-overhead, i.e. CUDA "
-                        "graphs, on CUDA; default on the CPU)")
-    p.add_argument("--json", help="also write the figures to this JSON file (rewritten as they come)")
-    p.add_argument("--profile", help="write torch.profiler tables of the fast path to this file")
-    runtime_args(p)
-
-    def run(args):
-        rt = runtime_from(args)
-        rt = dataclasses.replace(rt, compile_mode=None if args.compile_mode == "auto" else args.compile_mode)
-        d = DEFAULTS["cuda" if rt.cuda else "cpu"]
-        opt = {k: d[k] if getattr(args, k) is None else getattr(args, k) for k in d}
-        if min(opt["train_size"], opt["batch"], opt["train_steps"], opt["stylize_iters"]) < 1 \
-                or min(opt["warmup"], opt["numerics_steps"], opt["numerics_last"],
-                       opt["data_steps"]) < 0:
-            raise ConfigError(f"bench settings out of range: {opt}")
-        opt["sizes"] = parse_sizes(opt["sizes"])
-        try:
-            opt["workers"] = tuple(int(w) for w in str(opt["workers"]).split(",") if w.strip())
-        except ValueError:
-            raise ConfigError(f"--workers {opt['workers']!r}: expected counts such as 0,4") from None
-        if any(w < 0 for w in opt["workers"]):
-            raise ConfigError(f"--workers {opt['workers']}: counts must be 0 or more")
-        if args.profile:
-            write_text(args.profile, "")
-
-        def profile(title: str, table: str) -> None:
-            with open(args.profile, "a") as f:
-                f.write(f"== {title}\n{table}\n\n")
-        result = bench(rt, loss_weights=args.loss_weights, loss_seed=args.loss_seed, seed=args.seed,
-                       report=lambda line: print(line, flush=True),
-                       save=(lambda r: write_json(args.json, r)) if args.json else None,
-                       profile=profile if args.profile else None, **opt)
-        print("\n" + format_table(result), flush=True)
-        if result["errors"]:
-            raise ArstError(f"{len(result['errors'])} measurement(s) failed: " + "; ".join(result["errors"]))
-    return run
-
-
-if __name__ == "__main__":
-    # `python -m arst.bench ...` parses only this verb's arguments, importing none of the
-    # other verbs' modules (their dependencies may be missing where only a benchmark runs).
-    from .cli import build_parser
-    arguments = build_parser().parse_args(["bench", *sys.argv[1:]])
-    try:
-        arguments.run(arguments)
-    except ArstError as exc:
-        print(f"arst bench: error: {exc}", file=sys.stderr)
-        sys.exit(2)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..cli import runtime_from, verb
 from ..diagnostics import adjustability, as_dict
 from ..evaluate import Evaluator
-from .common import evaluation_args, load_eval_images, summary_verb, write_table
+from .common import load_eval_images
 
 
 def adjustability_table(checkpoint, style, images, size=128, style_name="style", runtime=None) -> pd.DataFrame:
@@ -40,23 +39,5 @@ def long_form(table: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=["response"])
 
 
-@verb("adjustability", "does the model respond to alpha, differently per layer? (and its training curve)")
-def _cli(p):
-    evaluation_args(p, image_dir=False)
-    p.add_argument("--training-log", required=True, help="the run's adjustability.csv (beside losses.csv)")
-    p.add_argument("--curve", required=True, help="output CSV: the training curve, labelled")
-
-    def run(args):
-        write_table(adjustability_table(args.checkpoint, args.style, args.images, args.size, args.style_name,
-                                        runtime_from(args)), args.table)
-        write_table(training_curve(args.checkpoint, args.training_log, args.style_name), args.curve)
-    return run
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return long_form(table)
-
-
-summary_verb("adjustability-summary", "merge the adjustability tables: per-layer response, distinctness, "
-             "conditioner spread and dead units", summarize,
-             "Adjustability on the evaluation images (loss network: {nets}; grey levels of 255)")

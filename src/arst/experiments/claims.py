@@ -10,9 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..cli import verb
-from ..io import write_text
-from .common import write_table
 
 NOT_RUN = "not run"
 # The step near which the report saw its event: a shorter run cannot refute it.
@@ -235,16 +232,9 @@ def _read(path: str | None) -> pd.DataFrame | None:
     return pd.read_csv(path) if path and Path(path).is_file() else None
 
 
-@verb("claims", "the verdict table: one row per claim of the spec's section 5")
-def _cli(p):
-    for key in TABLES:
-        p.add_argument(f"--{key}", help=f"the {key} summary CSV (missing: 'not run')")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
-
-    def run(args):
-        tables = {k: _read(getattr(args, k)) for k in TABLES}
-        table, _ = claims(tables)
-        write_table(table, args.csv)
-        write_text(args.md, header(tables) + table.to_markdown(index=False) + "\n")
-    return run
+def claims_table(paths: dict[str, str | None]) -> tuple[pd.DataFrame, str]:
+    """The claims table from the summary CSVs (a missing one: 'not run'), and its Markdown
+    with the header that says which loss network and budget the verdicts rest on."""
+    tables = {key: _read(paths.get(key)) for key in TABLES}
+    table, _ = claims(tables)
+    return table, header(tables) + table.to_markdown(index=False) + "\n"

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .alphaspec import alpha_for, parse_alpha_specs, spec_label, vector_text
-from .common import load_eval_images, write_table, summary_verb, evaluation_args
+from .alphaspec import alpha_for, spec_label, vector_text
+from .common import load_eval_images
 
 
 def combinations(checkpoint, style, images, specs, size=128, style_name="style", image_dir=None,
@@ -50,17 +49,6 @@ def combinations(checkpoint, style, images, specs, size=128, style_name="style",
     return table
 
 
-@verb("combinations", "outputs and losses for a list of alpha vectors written per layer name")
-def _cli(p):
-    evaluation_args(p)
-    p.add_argument("--alphas", required=True, help='JSON list, e.g. [{"relu2_2": 1}, {"relu4_4": 0.5}]')
-
-    def run(args):
-        write_table(combinations(args.checkpoint, args.style, args.images, parse_alpha_specs(args.alphas),
-                                 args.size, args.style_name, args.image_dir, runtime_from(args)), args.table)
-    return run
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per alpha vector: each term's loss and the mean pixel distance to the other vectors' outputs."""
     keys = ["implementation", "loss_net", "train_steps", "style", "seed", "combo", "combo_label",
@@ -70,8 +58,3 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f"loss_{c}" for c in wide.columns]
     dist = table.groupby(keys)["distance_to_others"].mean().rename("pixel_distance_to_others")
     return wide.join(dist).reset_index()
-
-
-summary_verb("combinations-summary", "per alpha vector: losses and distance to the other vectors' outputs",
-             summarize, "Combinations of layers (loss network: {nets}; "
-             "'ignored': layers of the vector this implementation lacks)")

@@ -10,10 +10,9 @@ import pandas as pd
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, write_table, summary_verb, evaluation_args
+from .common import load_eval_images
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
@@ -52,19 +51,5 @@ def content_identity(checkpoint, style, images, size=128, style_name="style", im
     return pd.DataFrame(rows)
 
 
-@verb("content-identity", "PSNR and SSIM of the output at alpha = 0 against the content image")
-def _cli(p):
-    evaluation_args(p)
-
-    def run(args):
-        write_table(content_identity(args.checkpoint, args.style, args.images, args.size, args.style_name,
-                                     args.image_dir, runtime_from(args)), args.table)
-    return run
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["content_file", "image_file"], errors="ignore")
-
-
-summary_verb("content-identity-summary", "merge the content-identity tables into one CSV and Markdown table",
-             summarize, "Content at alpha = 0 (loss network: {nets})")

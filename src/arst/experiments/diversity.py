@@ -10,12 +10,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from ..losses import gram
 from .alphaspec import vector_text
-from .common import load_eval_images, write_table, summary_verb, evaluation_args
+from .common import load_eval_images
 
 
 def pairwise_mean(items: list[torch.Tensor], distance) -> list[float]:
@@ -71,20 +70,6 @@ def diversity(checkpoint, style, images, samples=6, seed=0, size=128, gram_layer
     return pd.DataFrame(rows)
 
 
-@verb("diversity", "outputs for N random alpha vectors: pairwise distances, content and style losses")
-def _cli(p):
-    evaluation_args(p)
-    p.add_argument("--samples", type=int, default=6)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--gram-layers", default="", help="comma-separated (default: the model's style layers)")
-
-    def run(args):
-        layers = [l for l in args.gram_layers.split(",") if l] or None
-        write_table(diversity(args.checkpoint, args.style, args.images, args.samples, args.seed, args.size,
-                              layers, args.style_name, args.image_dir, runtime_from(args)), args.table)
-    return run
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     keys = ["implementation", "loss_net", "train_steps", "style", "seed", "image", "gram_layers"]
     out = table.groupby(keys, sort=False).agg(
@@ -92,7 +77,3 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         gram_distance=("gram_distance", "mean"), content_loss=("content_loss", "mean"),
         style_loss=("style_loss", "mean"))
     return out.reset_index()
-
-
-summary_verb("diversity-summary", "mean pairwise output distance beside content and style losses",
-             summarize, "Diversity under random alpha (loss network: {nets}; pixel distance in 0..255)")

@@ -23,10 +23,9 @@ import pandas as pd
 import torch
 from scipy.ndimage import gaussian_filter
 
-from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, write_table, summary_verb, evaluation_args
+from .common import load_eval_images
 
 CONDITIONS = ("mask", "spots", "alpha", "mask+alpha", "spots+alpha")
 
@@ -103,29 +102,7 @@ def noise(checkpoint, style, images, size=128, dots=9, sigma=1.5, spots=5, radiu
     return pd.DataFrame(rows)
 
 
-@verb("noise", "output change under the paper's noise mask, larger spots, a change of alpha, and both")
-def _cli(p):
-    evaluation_args(p)
-    p.add_argument("--dots", type=int, default=9, help="black pixels of the paper's mask (< 10)")
-    p.add_argument("--sigma", type=float, default=1.5, help="Gaussian of the paper's mask, pixels")
-    p.add_argument("--spots", type=int, default=5)
-    p.add_argument("--radius", type=float, default=6.0)
-    p.add_argument("--alpha", type=float, default=1.0, help="the base alpha of every style layer")
-    p.add_argument("--alpha-delta", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
-
-    def run(args):
-        write_table(noise(args.checkpoint, args.style, args.images, args.size, args.dots, args.sigma,
-                          args.spots, args.radius, args.alpha, args.alpha_delta, args.seed,
-                          args.style_name, args.image_dir, runtime_from(args)), args.table)
-    return run
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     keys = ["implementation", "loss_net", "train_steps", "style", "seed", "condition"]
     return (table.groupby(keys, sort=False)[["alpha_change", "input_change", "output_change", "ratio"]]
             .mean().reset_index())
-
-
-summary_verb("noise-summary", "output change per noise condition (mean over images)", summarize,
-             "Noise: output change (0..255) and its ratio to the input change (loss network: {nets})")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ..cli import runtime_from, verb
 from ..evaluate import Evaluator
 from .alphaspec import vector_text
-from .common import load_eval_images, write_table, summary_verb, evaluation_args
+from .common import load_eval_images
 
 
 def compare(adjustable, retrained: list[str], style, images, size=128, style_name="style",
@@ -52,25 +51,8 @@ def fixed_alpha_gap(retrained: list[str], style, images, size=128, runtime=None)
     return pd.DataFrame(rows)
 
 
-@verb("retrain-compare", "per-layer losses: adjustable model at alpha a vs a model trained at fixed a")
-def _cli(p):
-    evaluation_args(p, checkpoint=False, image_dir=False)
-    p.add_argument("--adjustable", required=True, help="the adjustable model.pt")
-    p.add_argument("--retrained", nargs="+", required=True, help="models trained with alpha_fixed")
-
-    def run(args):
-        write_table(compare(args.adjustable, args.retrained, args.style, args.images, args.size,
-                            args.style_name, runtime_from(args)), args.table)
-    return run
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     keys = ["implementation", "loss_net", "train_steps", "style", "seed", "alpha_vector", "term"]
     out = table.groupby(keys, sort=False)[["loss_adjusted", "loss_retrained"]].mean().reset_index()
     out["ratio"] = out["loss_adjusted"] / out["loss_retrained"]
     return out
-
-
-summary_verb("retrain-summary", "adjusted vs retrained per-layer losses (mean over images)", summarize,
-             "Adjusted vs retrained: per-layer losses at the same alpha; ratio = adjusted / retrained "
-             "(loss network: {nets})")

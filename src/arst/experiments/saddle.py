@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 
 from .. import checkpoint as ckpt
-from ..cli import verb
-from .common import write_table
 
 
 def style_curve(log: pd.DataFrame, prefix: str = "loss_") -> pd.Series:
@@ -79,25 +77,3 @@ def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: flo
                                     "ema_content": ema_content, "ema_style": ema_style,
                                     "grad_cosine": log["grad_cosine"]}))
     return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
-
-
-@verb("saddle", "detect the saddle-point event in training logs; gradient cosine; disjoint-layer ablation")
-def _cli(p):
-    p.add_argument("--run", nargs=4, action="append", required=True, dest="runs",
-                   metavar=("VARIANT", "STYLE", "MODEL", "LOSSES"),
-                   help="one trained run: variant (adjustable, ablation), style name, model.pt, losses.csv")
-    p.add_argument("--window", type=int, default=20, help="steps compared before and after")
-    p.add_argument("--content-drop", type=float, default=0.3, help="fraction content must fall")
-    p.add_argument("--style-rise", type=float, default=0.1, help="fraction style must rise")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--md", required=True)
-    p.add_argument("--curves", required=True, help="long CSV of the curves (for the figure)")
-
-    def run(args):
-        summary, curves = saddle(args.runs, args.window, args.content_drop, args.style_rise)
-        write_table(curves, args.curves)
-        nets = ", ".join(sorted(summary["loss_net"].astype(str).unique()))
-        write_table(summary, args.csv, args.md, title=(
-            f"Saddle point: content falls by >= {args.content_drop:.0%} while style rises by >= "
-            f"{args.style_rise:.0%} within {args.window} steps (loss network: {nets})"))
-    return run

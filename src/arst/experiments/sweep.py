@@ -11,10 +11,9 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from ..cli import runtime_from, verb
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images, parse_floats, write_table, summary_verb, evaluation_args
+from .common import load_eval_images
 
 
 def sweep(checkpoint, style, images, size=128, points=11, others=(0.0, 1.0), style_name="style",
@@ -60,20 +59,3 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
                      "loss_at_0": curve.iloc[0], "loss_at_1": curve.iloc[-1],
                      "relative_change": curve.iloc[-1] / curve.iloc[0] - 1.0})
     return pd.DataFrame(rows)
-
-
-@verb("sweep", "loss of every term as one layer's alpha goes 0 -> 1 (others at 0, then 1)")
-def _cli(p):
-    evaluation_args(p)
-    p.add_argument("--points", type=int, default=11)
-    p.add_argument("--others", default="0,1", help="values the other alphas are held at")
-
-    def run(args):
-        frame = sweep(args.checkpoint, args.style, args.images, args.size, args.points,
-                      parse_floats(args.others), args.style_name, args.image_dir, runtime_from(args))
-        write_table(frame, args.table)
-    return run
-
-
-summary_verb("sweep-summary", "Spearman rho and monotonic fall of each layer's own loss against its alpha",
-             summarize, "Layer loss vs alpha (loss network: {nets})")

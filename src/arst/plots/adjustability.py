@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import figure_verb, provenance, save
+from .common import provenance, save
 
 # (column, title, log scale); "weakest_response" is the smallest layer's response at each step
 PANELS = [
@@ -50,7 +50,3 @@ def adjustability_figure(table, png, pdf=None, floors=FLOORS):
                  "(dashed: the claims row's floor)\n" + provenance(table), fontsize=9)
     fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(impls) - 1) // 6), 1, 0.95))
     save(fig, png, pdf)
-
-
-figure_verb("plot-adjustability", "figure: the adjustability diagnostic of every model over training",
-            adjustability_figure)

@@ -29,19 +29,3 @@ def save(fig, png: str | Path, pdf: str | Path | None = None) -> None:
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
     plt.close(fig)
-
-
-def figure_verb(name: str, help: str, draw) -> None:
-    """Register `arst NAME TABLE... --png P [--pdf F]`: read the tables, draw, save."""
-    from ..cli import verb
-    from ..experiments.common import read_tables
-
-    @verb(name, help)
-    def setup(p):
-        p.add_argument("tables", nargs="+")
-        p.add_argument("--png", required=True)
-        p.add_argument("--pdf")
-
-        def run(args):
-            draw(read_tables(args.tables), args.png, args.pdf)
-        return run

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..cli import verb
-from .common import figure_verb, provenance, save
+from .common import provenance, save
 
 
 def _first(table: pd.DataFrame) -> pd.DataFrame:
@@ -141,22 +140,3 @@ def retrain_figure(table, png, pdf=None):
     fig.suptitle("Adjusted vs retrained: unweighted per-term losses\n" + provenance(table), fontsize=9)
     fig.tight_layout()
     save(fig, png, pdf)
-
-
-figure_verb("plot-content-identity", "figure: content image beside the output at alpha 0", content_identity_figure)
-figure_verb("plot-combinations", "figure: grid of outputs for the configured alpha vectors", combinations_figure)
-figure_verb("plot-noise", "figure: noisy inputs and the outputs' change", noise_figure)
-figure_verb("plot-diversity", "figure: outputs for random alpha vectors", diversity_figure)
-figure_verb("plot-retrain", "figure: per-term losses, adjustable vs retrained", retrain_figure)
-
-
-@verb("plot-saddle", "figure: training curves (raw, EMA), gradient cosine, detected events")
-def _cli_saddle(p):
-    p.add_argument("--curves", required=True)
-    p.add_argument("--summary", required=True)
-    p.add_argument("--png", required=True)
-    p.add_argument("--pdf")
-
-    def run(args):
-        saddle_figure(pd.read_csv(args.curves), pd.read_csv(args.summary), args.png, args.pdf)
-    return run

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .common import figure_verb, provenance, save
+from .common import provenance, save
 
 
 def loss_vs_alpha(table, png, pdf=None):
@@ -61,8 +61,3 @@ def stylization_grid(table, png, pdf=None):
             r += 1
     fig.suptitle("One layer's alpha 0 -> 1, the others 0\n" + provenance(table), fontsize=8)
     save(fig, png, pdf)
-
-
-figure_verb("plot-loss-vs-alpha", "figure: each layer's own style loss against its alpha", loss_vs_alpha)
-figure_verb("plot-stylization-grid", "figure: outputs as one layer's alpha goes 0 -> 1 (the sweep CSVs' "
-            "image_file columns name the images)", stylization_grid)

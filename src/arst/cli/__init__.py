@@ -1,0 +1,123 @@
+"""`arst VERB ...`: every step of the pipeline runs alone from a shell with explicit
+paths and values; the Snakemake rules only call these verbs.
+
+The command line depends on the science, never the reverse: nothing below this package imports
+it. A verb's module (arst.cli.<module>) is imported only when that verb runs, and its runner
+imports the science it needs, so `arst --help` imports neither torch nor matplotlib."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from .. import __version__
+from ..errors import ArstError, ConfigError
+
+log = logging.getLogger("arst")
+Setup = Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], None]]
+
+# verb -> (module under arst.cli that has it in SETUP, one line of help)
+VERBS: dict[str, tuple[str, str]] = {
+    "train": ("train", "train one implementation (recipe) on a content folder or prepared cache"),
+    "stylize": ("train", "stylize images with a checkpoint at any alpha"),
+    "prepare": ("data", "decode, resize and crop a content folder once into a .npy cache"),
+    "sample-photos": ("data", "write scikit-image's bundled colour photos (offline content images)"),
+    "make-style": ("data", "generate a procedural style image (offline style)"),
+    "fetch-image": ("data", "download a pinned style or content image and verify its sha256"),
+    "fetch-coco": ("data", "download and unpack COCO train2014 (resumes; verifies size and zip)"),
+    "fetch-vgg": ("data", "download torchvision's ImageNet VGG weights into TORCH_HOME's cache"),
+    "adjustability": ("experiments", "does the model respond to alpha, differently per layer? (and its "
+                                     "training curve)"),
+    "sweep": ("experiments", "loss of every term as one layer's alpha goes 0 -> 1 (others at 0, then 1)"),
+    "content-identity": ("experiments", "PSNR and SSIM of the output at alpha = 0 against the content image"),
+    "combinations": ("experiments", "outputs and losses for a list of alpha vectors written per layer name"),
+    "noise": ("experiments", "output change under the paper's noise mask, larger spots, a change of alpha, "
+                             "and both"),
+    "diversity": ("experiments", "outputs for N random alpha vectors: pairwise distances, content and "
+                                 "style losses"),
+    "retrain-compare": ("experiments", "per-layer losses: adjustable model at alpha a vs a model trained at "
+                                       "fixed a"),
+    "saddle": ("experiments", "detect the saddle-point event in training logs; gradient cosine; "
+                              "disjoint-layer ablation"),
+    "claims": ("experiments", "the verdict table: one row per claim of the spec's section 5"),
+    "bench": ("bench", "training img/s and stylizing fps: the fast path against the port as shipped"),
+}
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs, VALUE read as YAML (so 'true', '1e-3', '[1, 0, 0]' keep their types)."""
+    import yaml
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def runtime_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("runtime (auto: fast path on CUDA, plain fp32 on the CPU)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    g.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
+    g.add_argument("--compile", default="auto", help="auto, true or false (torch.compile)")
+    g.add_argument("--channels-last", default="auto", help="auto, true or false")
+    g.add_argument("--channel-multiple", default="auto",
+                   help="pad convolutions' channel counts to this multiple, e.g. 8 for tensor "
+                        "cores (auto: 1, no padding; the results are the same either way)")
+    g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
+
+
+def runtime_from(args):
+    import torch
+
+    from ..runtime import Runtime
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return Runtime.resolve(args.device, args.precision, args.compile, args.channels_last,
+                           channel_multiple=args.channel_multiple)
+
+
+def _register_summaries_and_figures() -> None:
+    """The summary and figure verbs, one line each (arst.cli.experiments and .figures hold them)."""
+    from .experiments import SUMMARIES
+    from .figures import FIGURES, FIGURES_HELP_SADDLE
+    for name, (_, _, help, _) in SUMMARIES.items():
+        VERBS.setdefault(name, ("experiments", help))
+    for name, (_, _, help) in FIGURES.items():
+        VERBS.setdefault(name, ("figures", help))
+    VERBS.setdefault("plot-saddle", ("figures", FIGURES_HELP_SADDLE))
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """Every verb's name and help; the arguments of `verb` alone (its module is imported)."""
+    import importlib
+
+    _register_summaries_and_figures()
+    parser = argparse.ArgumentParser(prog="arst", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"arst {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for name, (module, help) in VERBS.items():
+        p = sub.add_parser(name, help=help, description=help,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        if name == verb:
+            p.set_defaults(run=importlib.import_module(f"{__name__}.{module}").SETUP[name](p))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(verb).parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        args.run(args)
+    except ArstError as exc:
+        print(f"arst {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

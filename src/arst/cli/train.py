@@ -1,0 +1,72 @@
+"""`arst train` and `arst stylize`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import parse_overrides, runtime_args, runtime_from
+
+
+def _train(p):
+    p.add_argument("--content", required=True, help="folder of images, or a prepared .npy cache")
+    p.add_argument("--style", required=True, help="style image")
+    p.add_argument("--recipe", default="baseline", help="preset (baseline, corrected) or YAML file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe field")
+    p.add_argument("--name", help="the model's name in its checkpoint and every table (default: the "
+                                  "recipe's; the workflow passes the config's implementation key)")
+    p.add_argument("--out", required=True, help="output folder (checkpoint.pt, log.csv, model.pt, losses.csv)")
+    sched = p.add_mutually_exclusive_group(required=True)
+    sched.add_argument("--steps", type=int)
+    sched.add_argument("--epochs", type=float)
+    p.add_argument("--batch", type=int, help="default: the recipe's batch_size")
+    p.add_argument("--size", type=int, help="default: the recipe's image_size")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--loss-weights", default="random", help="random, imagenet, or a state-dict path")
+    p.add_argument("--loss-seed", type=int, default=0, help="seed of the random loss network")
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--log-every", type=int, default=1)
+    p.add_argument("--diagnostics-every", type=int, default=0,
+                   help="every N steps, log the adjustability diagnostic (adjustability.csv) and the "
+                        "content/style gradient cosine (0: never)")
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    p.add_argument("--no-progress", action="store_true")
+    runtime_args(p)
+
+    def run(args):
+        from ..recipe import load_recipe
+        from ..train import train
+        overrides = parse_overrides(args.set)
+        if args.name:
+            overrides["name"] = args.name
+        train(args.content, args.style, args.out, load_recipe(args.recipe, **overrides),
+              steps=args.steps, epochs=args.epochs, seed=args.seed, batch_size=args.batch,
+              image_size=args.size, loss_weights=args.loss_weights, loss_seed=args.loss_seed,
+              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+              diagnostics_every=args.diagnostics_every, runtime=runtime_from(args),
+              workers=args.workers, progress=not args.no_progress)
+    return run
+
+
+def _stylize(p):
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--alpha", help="comma-separated, one per style layer (default: the recipe's)")
+    p.add_argument("--out", required=True, help="output file (one input) or folder")
+    p.add_argument("inputs", nargs="+", help="content images, any size")
+    runtime_args(p)
+
+    def run(args):
+        from ..stylize import stylize_files
+        out = Path(args.out)
+        if len(args.inputs) == 1 and out.suffix:
+            outputs = [out]
+        else:
+            outputs = [out / (Path(i).stem + ".png") for i in args.inputs]
+        for path in stylize_files(args.checkpoint, args.inputs, outputs, args.alpha, runtime_from(args)):
+            print(path)
+    return run
+
+
+SETUP = {
+    "train": _train,
+    "stylize": _stylize,
+}
