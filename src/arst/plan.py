@@ -51,7 +51,7 @@ def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """`arst train` arguments for one model, beyond its paths, seed and threads."""
     train = {**config["train"], **spec.get("train", {})}
-    runtime = config["runtime"]
+    runtime = {**config["runtime"], **spec.get("runtime", {})}
     args = ["--recipe", spec["recipe"], "--name", spec["name"]]
     for key, value in spec.get("set", {}).items():
         # As YAML, which `--set` reads back: None must arrive as null, not the string 'None'.

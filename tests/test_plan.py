@@ -1,0 +1,71 @@
+"""Which models a config trains, and each one's `arst train` arguments (arst.plan)."""
+
+import copy
+import shlex
+
+import pytest
+
+from arst.cli import parse_overrides
+from arst.errors import ConfigError
+from arst.plan import recipe_of, train_argv, trained_models
+
+CONFIG = {
+    "implementations": {
+        "baseline": {"recipe": "baseline", "runtime": {"precision": "fp32"}},
+        "corrected": {"recipe": "corrected", "set": {"style_size": 64}},
+        "paper_literal": {"recipe": "corrected", "set": {"conditioner_init": "normal", "conditioner_lr": None}},
+    },
+    "evaluation": {"saddle": {"ablation_impl": "corrected", "ablation_content_layer": "relu4_2"},
+                   "retrain": {"impls": ["corrected", "missing"], "alphas": [{"relu3_4": 1.0}, {}]}},
+    "train": {"steps": 12, "epochs": None, "batch": 2, "size": None, "checkpoint_every": 4, "log_every": 2,
+              "diagnostics_every": 4},
+    "runtime": {"device": "auto", "precision": "auto", "compile": "auto", "channels_last": False,
+                "channel_multiple": "auto", "workers": 0},
+    "loss_network": {"weights": "random", "seed": 0},
+}
+
+
+def _argv(spec, config=CONFIG):
+    argv = train_argv(spec, config)
+    return dict(zip(argv[::2], argv[1::2])), argv
+
+
+def test_every_model_and_its_name():
+    models = trained_models(CONFIG)
+    assert list(models) == ["baseline", "corrected", "paper_literal", "ablation",
+                            "corrected-fixed0", "corrected-fixed1"]
+    # Models are named by their config key; the derived ones by the implementation they vary.
+    assert [m["name"] for m in models.values()] == ["baseline", "corrected", "paper_literal", "corrected",
+                                                    "corrected", "corrected"]
+    assert models["ablation"]["set"] == {"style_size": 64, "content_layer": "relu4_2"}
+    assert models["corrected-fixed0"]["set"]["alpha_fixed"] == [0.0, 1.0, 0.0]  # relu2_2, relu3_4, relu4_4
+    assert models["corrected-fixed1"]["set"]["alpha_fixed"] == [0.0, 0.0, 0.0]
+    assert recipe_of("paper_literal", models["paper_literal"]).name == "paper_literal"
+
+
+def test_train_arguments_round_trip_through_the_command_line():
+    flags, argv = _argv(trained_models(CONFIG)["paper_literal"])
+    assert flags["--name"] == "paper_literal" and flags["--steps"] == "12" and flags["--batch"] == "2"
+    assert "--size" not in flags  # null: the recipe's own
+    overrides = parse_overrides([argv[i + 1] for i, a in enumerate(argv) if a == "--set"])
+    assert overrides == {"conditioner_init": "normal", "conditioner_lr": None}  # null, not 'None'
+    assert shlex.split(shlex.join(argv)) == argv
+
+
+def test_an_implementation_overrides_the_runtime_and_the_schedule():
+    config = copy.deepcopy(CONFIG)
+    config["implementations"]["baseline"]["train"] = {"epochs": 2}
+    flags, _ = _argv(trained_models(config)["baseline"], config)
+    assert flags["--precision"] == "fp32" and flags["--epochs"] == "2" and "--steps" not in flags
+    assert _argv(trained_models(CONFIG)["corrected"])[0]["--precision"] == "auto"
+
+
+def test_a_bad_override_or_ablation_names_the_config_key():
+    config = copy.deepcopy(CONFIG)
+    config["implementations"]["corrected"]["set"] = {"cin_position": "sideways"}
+    with pytest.raises(ConfigError, match=r"config implementations.corrected: .*cin_position"):
+        trained_models(config)
+    config = copy.deepcopy(CONFIG)
+    config["evaluation"]["saddle"]["ablation_impl"] = "nope"
+    with pytest.raises(ConfigError, match="ablation_impl: 'nope' is not an implementation"):
+        trained_models(config)
