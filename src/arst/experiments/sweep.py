@@ -48,7 +48,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     fall as its alpha rises? Spearman rho of loss against alpha (mean over images), and
     whether it falls monotonically (each step no higher than the one before)."""
     own = table[table["term"] == table["swept_layer"]]
-    keys = ["implementation", "loss_net", "train_steps", "style", "seed", "others", "swept_layer"]
+    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "others", "swept_layer"]
     rows = []
     for key, group in own.groupby(keys, sort=False):
         curve = group.groupby("alpha")["loss"].mean().sort_index()
