@@ -137,6 +137,12 @@ def test_sha256_prefix(http_server, mosaic, tmp_path):
     assert not (tmp_path / "bad.jpg").exists()
 
 
+def test_sha256_of_a_file_is_its_published_digest(tmp_path):
+    from arst.io import sha256
+    (tmp_path / "abc").write_bytes(b"abc")  # FIPS 180-2's first example
+    assert sha256(tmp_path / "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
 def _coco_zip(shared_images) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:

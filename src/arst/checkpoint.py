@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,14 +14,6 @@ from .errors import DataError
 from .io import atomic_path
 from .nn.model import AdjustableStyleTransfer, build_model
 from .recipe import Recipe
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def provenance(**fields: Any) -> dict[str, Any]:

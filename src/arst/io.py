@@ -1,8 +1,10 @@
-"""Atomic writes: a reader never sees a half-written file, a killed job leaves the old one."""
+"""Files: atomic writes (a reader never sees a half-written file, a killed job leaves the old
+one) and their sha256."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -32,3 +34,10 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The file's sha256, hex: what checkpoints record of their style image and downloads are
+    checked against."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

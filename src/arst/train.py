@@ -21,7 +21,7 @@ from .alphas import sample_alpha, step_generator
 from .data.images import ContentCache, load_style
 from . import diagnostics
 from .errors import ConfigError, TrainingDiverged
-from .io import atomic_path
+from .io import atomic_path, sha256
 from .losses import Objective, gradient_cosine
 from .nn.model import build_model
 from .nn.vgg import VGGFeatures
@@ -229,7 +229,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
 
     identity = {"recipe": recipe.to_dict(), "seed": seed, "loss_net": vgg.kind,
                 "loss_weights": str(loss_weights), "loss_seed": loss_seed, "batch": batch,
-                "image_size": size, "style_sha256": checkpoint.sha256(style)}
+                "image_size": size, "style_sha256": sha256(style)}
     ckpt_path, start = out / "checkpoint.pt", 0
     if ckpt_path.exists():
         state = checkpoint.load(ckpt_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -18,6 +17,7 @@ import requests
 from tqdm import tqdm
 
 from arst.errors import ConfigError, DataError, FetchError
+from arst.io import sha256 as sha256_of
 
 log = logging.getLogger("arst")
 
@@ -60,14 +60,6 @@ class _Interrupted(Exception):
     """The body ended before its Content-Length: worth resuming."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _problem(
     path: Path, sha256: str | None, sha256_prefix: str | None, size: int | None, expect_zip: bool
 ) -> str | None:
@@ -76,7 +68,7 @@ def _problem(
     if size is not None and actual != size:
         return f"expected {size} bytes, got {actual}"
     if sha256 or sha256_prefix:
-        digest = _sha256(path)
+        digest = sha256_of(path)
         if sha256 and digest != sha256.lower():
             return f"expected sha256 {sha256}, got {digest}"
         if sha256_prefix and not digest.startswith(sha256_prefix.lower()):
