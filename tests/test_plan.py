@@ -7,7 +7,7 @@ import pytest
 
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
-from arst.plan import recipe_of, train_argv, trained_models
+from arst.plan import loss_weights_file, recipe_of, train_argv, trained_models
 
 CONFIG = {
     "implementations": {
@@ -68,3 +68,18 @@ def test_a_bad_override_or_ablation_names_the_config_key():
     config = copy.deepcopy(CONFIG)
     config["evaluation"]["saddle"]["ablation"] = False
     assert not any(name.endswith("-ablation") for name in trained_models(config))
+    config = copy.deepcopy(CONFIG)
+    config["implementations"]["baseline"]["set"] = {"cin_eps": "oops"}  # trained, never retrained
+    with pytest.raises(ConfigError, match=r"config implementations.baseline: .*cin_eps"):
+        trained_models(config)
+
+
+def test_the_loss_weights_file_is_torchvisions_for_the_recipes_network():
+    config = copy.deepcopy(CONFIG)
+    models = trained_models(config)
+    assert loss_weights_file(models["corrected"], config, "resources/torch") is None  # random weights
+    config["loss_network"]["weights"] = "imagenet"
+    vgg16 = {**models["corrected"], "set": {"vgg": "vgg16", "style_layers": ["relu2_2", "relu3_3", "relu4_3"],
+                                             "content_layer": "relu3_3"}}
+    assert loss_weights_file(models["corrected"], config, "res") == "res/hub/checkpoints/vgg19-dcbb9e9d.pth"
+    assert loss_weights_file(vgg16, config, "res") == "res/hub/checkpoints/vgg16-397923af.pth"

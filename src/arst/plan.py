@@ -38,6 +38,8 @@ def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     impls = config["implementations"]
     evaluation = config["evaluation"]
     out = {impl: {**spec, "name": impl} for impl, spec in impls.items()}
+    for impl, spec in out.items():
+        recipe_of(impl, spec)  # a bad override stops the run here, naming its key
     if evaluation["saddle"]["ablation"]:
         layer = evaluation["saddle"]["ablation_content_layer"]
         for impl in impls:
@@ -69,3 +71,13 @@ def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     for key in RUNTIME_FLAGS:
         args += [f"--{key.replace('_', '-')}", str(runtime[key]).lower()]
     return args
+
+
+def loss_weights_file(spec: Mapping[str, Any], config: Mapping[str, Any], torch_home: str) -> str | None:
+    """The ImageNet weights file a model's training needs under `torch_home` (the loss
+    network's, named by torchvision), or None when the config's loss network is not ImageNet's."""
+    if config["loss_network"]["weights"] != "imagenet":
+        return None
+    from .nn.vgg import weights_file  # torchvision: only for configs that use its weights
+
+    return str(weights_file(recipe_of(spec["name"], spec).vgg, torch_home))

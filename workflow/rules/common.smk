@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
-from arst.plan import ablation_model, recipe_of, train_argv, trained_models
+from arst.plan import ablation_model, loss_weights_file, train_argv, trained_models
 
 IMPLS = list(config["implementations"])
 STYLES = list(config["styles"])
@@ -27,7 +27,6 @@ def _plan(fn, *args):
 
 
 TRAINED = _plan(trained_models, config)
-RECIPES = {name: _plan(recipe_of, name, spec) for name, spec in TRAINED.items()}
 
 
 def model_dir(w):
@@ -93,13 +92,7 @@ def content_input(w=None):
 
 def loss_weights_input(w):
     """The ImageNet weights file the train job needs (fetched by fetch_vgg), if any."""
-    if config["loss_network"]["weights"] != "imagenet":
-        return []
-    arch = RECIPES[w.model].vgg
-    return f"resources/torch/hub/checkpoints/{VGG_FILES[arch]}"
-
-
-VGG_FILES = {"vgg16": "vgg16-397923af.pth", "vgg19": "vgg19-dcbb9e9d.pth"}
+    return _plan(loss_weights_file, TRAINED[w.model], config, "resources/torch") or []
 
 
 def train_args(w):

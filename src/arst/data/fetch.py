@@ -262,15 +262,11 @@ def fetch_vgg(arch: str, torch_home: str | os.PathLike, url: str | None = None) 
     The file lands in ``torch_home/hub/checkpoints/`` under torchvision's own name, so with
     TORCH_HOME=torch_home the weights API finds it offline. ``url`` replaces the address only.
     """
-    from torchvision.models import VGG16_Weights, VGG19_Weights
+    from arst.nn.vgg import imagenet_weights, weights_file
 
-    weights = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
-    if arch not in weights:
-        raise ConfigError(f"unknown VGG architecture {arch!r}; valid: {', '.join(weights)}")
-    name = Path(urlparse(weights[arch].url).path).name
-    match = _HUB_HASH.search(name)
-    dest = Path(torch_home) / "hub" / "checkpoints" / name
-    path = download(url or weights[arch].url, dest, sha256_prefix=match.group(1) if match else None)
+    dest = weights_file(arch, torch_home)
+    match = _HUB_HASH.search(dest.name)
+    path = download(url or imagenet_weights(arch).url, dest, sha256_prefix=match.group(1) if match else None)
     return _check_state_dict(path)
 
 

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 import torchvision
 from torch import nn
 
-from ..errors import DataError, FetchError
+from ..errors import ConfigError, DataError, FetchError
 from .ops import conv2d
 
 log = logging.getLogger("arst")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_WEIGHTS = {"vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1,
-            "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1}
+# The ImageNet weights of each loss network: torchvision's, whose entry names the file (its
+# address, and in its name a sha256 prefix). Loading, fetching and the workflow all ask here.
+IMAGENET_WEIGHTS = {"vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1,
+                    "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1}
 _CONFIGS = {"vgg16": "D", "vgg19": "E"}  # torchvision's names for the two layouts
 
 
@@ -34,9 +37,17 @@ def layer_names(features: nn.Sequential) -> dict[str, int]:
     return names
 
 
-def weights_file(arch: str) -> Path:
-    """Where torchvision's weights API caches this network (under $TORCH_HOME)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(_WEIGHTS[arch].url).name
+def imagenet_weights(arch: str) -> torchvision.models.WeightsEnum:
+    if arch not in IMAGENET_WEIGHTS:
+        raise ConfigError(f"unknown loss network {arch!r}; expected one of {', '.join(IMAGENET_WEIGHTS)}")
+    return IMAGENET_WEIGHTS[arch]
+
+
+def weights_file(arch: str, torch_home: str | Path | None = None) -> Path:
+    """Where torchvision's weights API looks for this network's ImageNet weights: under
+    `torch_home`, or by default torch.hub's folder ($TORCH_HOME/hub)."""
+    hub = Path(torch_home) / "hub" if torch_home is not None else Path(torch.hub.get_dir())
+    return hub / "checkpoints" / Path(urlparse(imagenet_weights(arch).url).path).name
 
 
 def describe_weights(weights: str, seed: int = 0) -> str:
@@ -58,8 +69,7 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, arch: str, layers, weights: str = "random", seed: int = 0):
         super().__init__()
-        if arch not in _WEIGHTS:
-            raise DataError(f"unknown loss network {arch!r}; expected one of {sorted(_WEIGHTS)}")
+        imagenet_weights(arch)  # a known network
         # The feature layers alone: the full model would also build a 120M-parameter classifier.
         full = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs[_CONFIGS[arch]])
         index = layer_names(full)
@@ -97,10 +107,10 @@ class VGGFeatures(nn.Module):
             if not path.is_file():
                 raise FetchError(
                     f"ImageNet weights for {arch} not found at {path}. Download "
-                    f"{_WEIGHTS[arch].url} to that file (or run `arst fetch-vgg --arch {arch} "
+                    f"{imagenet_weights(arch).url} to that file (or run `arst fetch-vgg --arch {arch} "
                     f"--torch-home DIR` with TORCH_HOME=DIR), or set the loss weights to a "
                     f"state-dict path or to 'random'")
-            state = _WEIGHTS[arch].get_state_dict(progress=False, check_hash=True)
+            state = imagenet_weights(arch).get_state_dict(progress=False, check_hash=True)
         else:
             path = Path(weights)
             if not path.is_file():
