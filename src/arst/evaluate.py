@@ -12,7 +12,6 @@ from .checkpoint import load_model
 from .data.images import load_style
 from .losses import Objective
 from .nn.model import AdjustableStyleTransfer
-from .nn.vgg import VGGFeatures
 from .recipe import Recipe
 from .runtime import Runtime
 from .stylize import stylize_tensor
@@ -32,9 +31,8 @@ class Evaluator:
         runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
         model, meta = load_model(checkpoint)
         recipe: Recipe = meta["recipe"]
-        vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers],
-                          meta.get("loss_weights", "random"), meta.get("loss_seed", 0))
-        objective = Objective(recipe, vgg, load_style(style, recipe.style_size))
+        objective = Objective.for_recipe(recipe, load_style(style, recipe.style_size),
+                                         meta.get("loss_weights", "random"), meta.get("loss_seed", 0))
         return cls(runtime.module(model), runtime.module(objective), meta, runtime)
 
     @property

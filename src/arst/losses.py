@@ -74,6 +74,14 @@ class Objective(nn.Module):
                                  recipe.ema_init)
         self.set_style(style_image)
 
+    @classmethod
+    def for_recipe(cls, recipe: Recipe, style_image: torch.Tensor, loss_weights: str = "random",
+                   loss_seed: int = 0) -> "Objective":
+        """The recipe's objective on its own loss network (`loss_weights`: random, imagenet or a
+        state-dict path): what training minimises and evaluation measures, built one way."""
+        vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers], loss_weights, loss_seed)
+        return cls(recipe, vgg, style_image)
+
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
         """The style Grams are computed once, not at every step; as buffers they follow the

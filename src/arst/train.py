@@ -24,7 +24,6 @@ from .errors import ConfigError, TrainingDiverged
 from .io import atomic_path, sha256
 from .losses import Objective, gradient_cosine
 from .nn.model import build_model
-from .nn.vgg import VGGFeatures
 from .recipe import Recipe
 from .runtime import Runtime
 
@@ -82,9 +81,7 @@ class TrainStep:
         # The port's optimiser never held the conditioner: freezing it is bit-identical and cheaper.
         self.model.conditioner.requires_grad_(recipe.train_conditioner)
         self.model.train()
-        self.vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers],
-                               loss_weights, loss_seed)
-        self.objective = runtime.module(Objective(recipe, self.vgg, style_image))
+        self.objective = runtime.module(Objective.for_recipe(recipe, style_image, loss_weights, loss_seed))
         groups = [{"params": list(self.model.stylizer.parameters())}]
         if recipe.train_conditioner:
             groups.append({"params": list(self.model.conditioner.parameters()),
@@ -224,7 +221,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     style_image = load_style(style, recipe.style_size)
 
     train_step = TrainStep(recipe, runtime, style_image, seed, loss_weights, loss_seed)
-    model, vgg, objective = train_step.model, train_step.vgg, train_step.objective
+    model, objective = train_step.model, train_step.objective
+    vgg = objective.vgg
     optimizer = train_step.optimizer
 
     identity = {"recipe": recipe.to_dict(), "seed": seed, "loss_net": vgg.kind,
