@@ -11,7 +11,7 @@ import json
 from typing import Any, Mapping
 
 from .errors import ArstError, ConfigError
-from .recipe import Recipe, load_recipe
+from .recipe import Recipe, alpha_by_layer, load_recipe
 
 RUNTIME_FLAGS = ("device", "precision", "compile", "channels_last", "channel_multiple")
 
@@ -47,7 +47,7 @@ def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for impl in [i for i in evaluation["retrain"]["impls"] if i in impls]:
         layers = recipe_of(impl, out[impl]).style_layers
         for k, alpha in enumerate(evaluation["retrain"]["alphas"]):
-            vector = [float(alpha.get(layer, 0.0)) for layer in layers]
+            vector = alpha_by_layer(alpha, layers)
             out[f"{impl}-fixed{k}"] = {**out[impl], "set": {**out[impl].get("set", {}), "alpha_fixed": vector}}
     return out
 

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -138,6 +138,13 @@ class Recipe:
 
     def replace(self, **overrides: Any) -> "Recipe":
         return Recipe.from_dict({**self.to_dict(), **overrides}, source=f"recipe {self.name!r}")
+
+
+def alpha_by_layer(spec: Mapping[str, float], layers: Sequence[str]) -> list[float]:
+    """An alpha vector written per layer name ({relu2_2: 1.0, relu4_4: 0.5}) as values over
+    `layers`, a recipe's style layers: a layer the mapping leaves out is 0, so one config list
+    serves implementations with different layers."""
+    return [float(spec.get(layer, 0.0)) for layer in layers]
 
 
 def load_recipe(spec: str | Path | Mapping[str, Any], **overrides: Any) -> Recipe:

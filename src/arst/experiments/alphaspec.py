@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..recipe import alpha_by_layer
 
 
 def parse_alpha_specs(text: str) -> list[dict[str, float]]:
@@ -27,9 +28,8 @@ def parse_alpha_specs(text: str) -> list[dict[str, float]]:
 
 def alpha_for(spec: Mapping[str, float], layers: Sequence[str]) -> tuple[torch.Tensor, list[str]]:
     """(1, n) alpha over `layers`, and the spec's layers this implementation lacks (ignored)."""
-    values = [float(spec.get(layer, 0.0)) for layer in layers]
     ignored = [k for k in spec if k not in layers]
-    return torch.tensor(values, dtype=torch.float32)[None], ignored
+    return torch.tensor(alpha_by_layer(spec, layers), dtype=torch.float32)[None], ignored
 
 
 def spec_label(spec: Mapping[str, Any]) -> str:
