@@ -16,7 +16,8 @@ from arst.experiments import claims as claims_mod
 from arst.experiments.alphaspec import alpha_for, parse_alpha_specs
 from arst.experiments.combinations import combinations
 from arst.experiments.content_identity import content_identity, image_metrics
-from arst.experiments.diversity import diversity, pairwise_mean, pixel_distance
+from arst.experiments.common import mean_distance_to_others, pixel_distance
+from arst.experiments.diversity import diversity
 from arst.experiments.noise import dot_mask, noise, spot_mask
 from arst.experiments.saddle import detect_saddle, saddle
 from arst.experiments.sweep import summarize, sweep
@@ -123,8 +124,8 @@ def test_metrics_and_distances_on_identical_images():
     m = image_metrics(img, img)
     assert math.isinf(m["psnr"]) and m["ssim"] == pytest.approx(1.0) and m["mean_abs_diff"] == 0
     x = torch.rand(3, 8, 8) * 200  # + 20 stays below the 255 clamp
-    assert pairwise_mean([x, x.clone(), x.clone()], pixel_distance) == [0.0, 0.0, 0.0]
-    assert pairwise_mean([x, x + 10, x + 20], pixel_distance) == pytest.approx([15, 10, 15], abs=1e-3)
+    assert mean_distance_to_others([x, x.clone(), x.clone()], pixel_distance) == [0.0, 0.0, 0.0]
+    assert mean_distance_to_others([x, x + 10, x + 20], pixel_distance) == pytest.approx([15, 10, 15], abs=1e-3)
 
 
 def test_noise_masks():

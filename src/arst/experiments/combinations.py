@@ -3,7 +3,6 @@ outputs for a configured list of alpha vectors, written per layer name, and thei
 
 from __future__ import annotations
 
-from itertools import combinations as pairs
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +10,7 @@ import pandas as pd
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .alphaspec import alpha_for, spec_label, vector_text
-from .common import load_eval_images
+from .common import load_eval_images, mean_distance_to_others, pixel_distance
 
 
 def combinations(checkpoint, style, images, specs, size=128, style_name="style", image_dir=None,
@@ -38,14 +37,9 @@ def combinations(checkpoint, style, images, specs, size=128, style_name="style",
                              "ignored": ",".join(ignored), "term": term, "loss": float(values[b]),
                              "image_file": file})
     table = pd.DataFrame(rows)
-    distance = {k: [] for k in range(len(specs))}
-    for i, j in pairs(range(len(specs)), 2):
-        d = (outputs[i] - outputs[j]).abs().mean(dim=(1, 2, 3))  # per image
-        distance[i].append(d)
-        distance[j].append(d)
-    table["distance_to_others"] = [
-        float(sum(distance[r.combo])[names.index(r.image)] / len(distance[r.combo])) if distance[r.combo] else 0.0
-        for r in table.itertuples()]
+    # per image [b][k]: vector k's output against the other vectors' outputs of that image
+    distance = [mean_distance_to_others([output[b] for output in outputs], pixel_distance) for b in range(len(names))]
+    table["distance_to_others"] = [distance[names.index(r.image)][r.combo] for r in table.itertuples()]
     return table
 
 

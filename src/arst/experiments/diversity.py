@@ -4,7 +4,6 @@ style (their losses)?"""
 
 from __future__ import annotations
 
-from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
@@ -14,23 +13,7 @@ from ..data.images import save_image
 from ..evaluate import Evaluator
 from ..losses import gram
 from .alphaspec import vector_text
-from .common import load_eval_images
-
-
-def pairwise_mean(items: list[torch.Tensor], distance) -> list[float]:
-    """For each item, its mean distance to the others (the mean of these is the mean over pairs)."""
-    n = len(items)
-    sums = [0.0] * n
-    for i, j in combinations(range(n), 2):
-        d = float(distance(items[i], items[j]))
-        sums[i] += d
-        sums[j] += d
-    return [s / (n - 1) if n > 1 else 0.0 for s in sums]
-
-
-def pixel_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference, 0..255 (images clamped as saved)."""
-    return (a.clamp(0, 255) - b.clamp(0, 255)).abs().mean()
+from .common import load_eval_images, mean_distance_to_others, pixel_distance
 
 
 def gram_distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
@@ -55,8 +38,8 @@ def diversity(checkpoint, style, images, samples=6, seed=0, size=128, gram_layer
         with torch.no_grad():
             feats = ev.objective.vgg(ev.runtime.images(outputs.clamp(0, 255)))
             grams = [[gram(feats[l][k:k + 1]).cpu() for l in layers] for k in range(samples)]
-        pix = pairwise_mean(list(outputs.cpu()), pixel_distance)
-        gr = pairwise_mean(grams, gram_distance)
+        pix = mean_distance_to_others(list(outputs.cpu()), pixel_distance)
+        gr = mean_distance_to_others(grams, gram_distance)
         style_loss = sum(losses[l] for l in ev.recipe.style_layers)
         for k in range(samples):
             file = ""
