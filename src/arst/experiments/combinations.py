@@ -10,7 +10,7 @@ import pandas as pd
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .alphaspec import alpha_for, spec_label, vector_text
-from .common import load_eval_images, mean_distance_to_others, pixel_distance
+from .common import MODEL_KEYS, load_eval_images, mean_distance_to_others, pixel_distance
 
 
 def combinations(checkpoint, style, images, specs, size=128, style_name="style", image_dir=None,
@@ -45,8 +45,7 @@ def combinations(checkpoint, style, images, specs, size=128, style_name="style",
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per alpha vector: each term's loss and the mean pixel distance to the other vectors' outputs."""
-    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "combo", "combo_label",
-            "alpha_vector", "ignored"]
+    keys = [*MODEL_KEYS, "combo", "combo_label", "alpha_vector", "ignored"]
     table = table.assign(ignored=table["ignored"].fillna(""))
     wide = table.pivot_table(index=keys, columns="term", values="loss", aggfunc="mean")
     wide.columns = [f"loss_{c}" for c in wide.columns]

@@ -10,6 +10,10 @@ import torch
 
 from ..data.images import center_crop_resize, load_rgb
 
+# The columns that name the model a row measured (Evaluator.labels, and the style): every
+# summary groups by these, then by what its experiment varies.
+MODEL_KEYS = ["implementation", "loss_net", "train_steps", "precision", "style", "seed"]
+
 
 def load_eval_images(paths: Iterable[str | Path], size: int) -> tuple[list[str], torch.Tensor]:
     """Names (file stems) and a float (N, 3, size, size) batch in 0..255: the fixed

@@ -13,7 +13,7 @@ from ..data.images import save_image
 from ..evaluate import Evaluator
 from ..losses import gram
 from .alphaspec import vector_text
-from .common import load_eval_images, mean_distance_to_others, pixel_distance
+from .common import MODEL_KEYS, load_eval_images, mean_distance_to_others, pixel_distance
 
 
 def gram_distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
@@ -54,7 +54,7 @@ def diversity(checkpoint, style, images, samples=6, seed=0, size=128, gram_layer
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "image", "gram_layers"]
+    keys = [*MODEL_KEYS, "image", "gram_layers"]
     out = table.groupby(keys, sort=False).agg(
         samples=("sample", "count"), pixel_distance=("pixel_distance", "mean"),
         gram_distance=("gram_distance", "mean"), content_loss=("content_loss", "mean"),

@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter
 
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images
+from .common import MODEL_KEYS, load_eval_images
 
 CONDITIONS = ("mask", "spots", "alpha", "mask+alpha", "spots+alpha")
 
@@ -103,6 +103,6 @@ def noise(checkpoint, style, images, size=128, dots=9, sigma=1.5, spots=5, radiu
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "condition"]
+    keys = [*MODEL_KEYS, "condition"]
     return (table.groupby(keys, sort=False)[["alpha_change", "input_change", "output_change", "ratio"]]
             .mean().reset_index())

@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 
 from ..data.images import save_image
 from ..evaluate import Evaluator
-from .common import load_eval_images
+from .common import MODEL_KEYS, load_eval_images
 
 
 def sweep(checkpoint, style, images, size=128, points=11, others=(0.0, 1.0), style_name="style",
@@ -48,7 +48,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     fall as its alpha rises? Spearman rho of loss against alpha (mean over images), and
     whether it falls monotonically (each step no higher than the one before)."""
     own = table[table["term"] == table["swept_layer"]]
-    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "others", "swept_layer"]
+    keys = [*MODEL_KEYS, "others", "swept_layer"]
     rows = []
     for key, group in own.groupby(keys, sort=False):
         curve = group.groupby("alpha")["loss"].mean().sort_index()
