@@ -1,13 +1,15 @@
-"""Which models a config trains, and each one's `arst train` arguments (arst.plan)."""
+"""Which models a config trains, and the arguments of the verbs that train and evaluate them
+(arst.plan)."""
 
 import copy
+import json
 import shlex
 
 import pytest
 
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
-from arst.plan import loss_weights_file, recipe_of, train_argv, trained_models
+from arst.plan import evaluation_argv, experiment_argv, loss_weights_file, recipe_of, train_argv, trained_models
 
 CONFIG = {
     "implementations": {
@@ -83,3 +85,40 @@ def test_the_loss_weights_file_is_torchvisions_for_the_recipes_network():
                                              "content_layer": "relu3_3"}}
     assert loss_weights_file(models["corrected"], config, "res") == "res/hub/checkpoints/vgg19-dcbb9e9d.pth"
     assert loss_weights_file(vgg16, config, "res") == "res/hub/checkpoints/vgg16-397923af.pth"
+
+
+def _parsed(verb, argv):
+    """What `arst VERB` reads from `argv` (its own parser, so flag names and types are checked)."""
+    from arst.cli import build_parser
+    return build_parser(verb).parse_args([verb, *argv, "--table", "t.csv"])
+
+
+def test_evaluation_arguments_are_the_verbs_own_and_carry_the_implementations_runtime():
+    config = {**copy.deepcopy(CONFIG), "evaluation": {"size": 48, "sweep_points": 5, "sweep_others": [0.0, 1.0],
+                                                       "noise": {"dots": 3, "sigma": 2.0, "radius": 5}}}
+    common = dict(style="s.png", style_name="mosaic", images=["a.png", "b.png"], threads=2)
+    args = _parsed("noise", evaluation_argv(config, "baseline", model="m.pt", **common)
+                   + experiment_argv(config, "noise"))
+    assert (args.checkpoint, args.style, args.style_name, args.images) == ("m.pt", "s.png", "mosaic", ["a.png", "b.png"])
+    assert (args.size, args.threads, args.precision, args.channels_last) == (48, 2, "fp32", "false")
+    assert (args.dots, args.sigma, args.radius) == (3, 2.0, 5.0)
+    corrected = _parsed("sweep", evaluation_argv(config, "corrected", model="m.pt", **common)
+                        + experiment_argv(config, "sweep"))
+    assert corrected.precision == "auto" and (corrected.points, corrected.others) == (5, "0.0,1.0")
+    retrain = evaluation_argv(config, "corrected", model=None, **common)
+    assert "--checkpoint" not in retrain and experiment_argv(config, "retrain-compare") == []
+
+
+def test_experiment_settings_round_trip_through_their_verbs():
+    config = {**copy.deepcopy(CONFIG), "evaluation": {
+        "combinations": [{"relu2_2": 1.0}, {"relu4_4": 0.5}],
+        "diversity": {"samples": 3, "seed": 2, "gram_layers": ["relu2_2", "relu3_4"]},
+        "saddle": {"window": 5, "warmup": 30, "content_drop": 0.5, "style_rise": 0.2, "ablation": False}}}
+    combos = _parsed("combinations", ["--checkpoint", "m", "--style", "s", "--images", "i"]
+                     + experiment_argv(config, "combinations"))
+    assert json.loads(combos.alphas) == config["evaluation"]["combinations"]
+    diversity = _parsed("diversity", ["--checkpoint", "m", "--style", "s", "--images", "i"]
+                        + experiment_argv(config, "diversity"))
+    assert (diversity.samples, diversity.seed, diversity.gram_layers) == (3, 2, "relu2_2,relu3_4")
+    saddle = experiment_argv(config, "saddle")  # the detector's settings, not the ablation's
+    assert saddle == ["--window", "5", "--warmup", "30", "--content-drop", "0.5", "--style-rise", "0.2"]

@@ -1,4 +1,4 @@
-"""Which models a config trains, and the `arst train` arguments of each.
+"""Which models a config trains, and the arguments of the verbs that train and evaluate them.
 
 The workflow asks this module (workflow/rules/common.smk), and so does any script that runs
 the same models without Snakemake (scripts/gpu-run.py): one place decides, and it is
@@ -8,7 +8,7 @@ unit-tested here. `config` is the validated Snakemake config (a plain dict, defa
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import ArstError, ConfigError
 from .recipe import Recipe, alpha_by_layer, load_recipe
@@ -68,9 +68,47 @@ def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
              "--diagnostics-every", str(train["diagnostics_every"]),
              "--loss-weights", str(config["loss_network"]["weights"]),
              "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(runtime["workers"])]
-    for key in RUNTIME_FLAGS:
-        args += [f"--{key.replace('_', '-')}", str(runtime[key]).lower()]
-    return args
+    return args + runtime_argv(spec, config)
+
+
+def runtime_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """The runtime flags every verb that runs a model takes (cli.runtime_args): the config's
+    `runtime:`, with the implementation's own `runtime:` over it."""
+    runtime = {**config["runtime"], **spec.get("runtime", {})}
+    return [arg for key in RUNTIME_FLAGS for arg in (_flag(key), str(runtime[key]).lower())]
+
+
+def evaluation_argv(config: Mapping[str, Any], impl: str, *, model: str | None, style: str,
+                    style_name: str, images: Sequence[str], threads: int) -> list[str]:
+    """The flags every evaluation verb shares (cli.experiments.evaluation_args): the model.pt
+    (None: the verb names its models itself), its style, the evaluation images and their size,
+    and the threads and runtime to run it on (the implementation's, as it was trained)."""
+    args = [] if model is None else ["--checkpoint", str(model)]
+    args += ["--style", str(style), "--style-name", style_name, "--images", *map(str, images),
+             "--size", str(config["evaluation"]["size"]), "--threads", str(threads)]
+    return args + runtime_argv(config["implementations"][impl], config)
+
+
+def experiment_argv(config: Mapping[str, Any], verb: str) -> list[str]:
+    """`arst VERB`'s own settings from the config's `evaluation:` (none for a verb without any)."""
+    ev = config["evaluation"]
+    settings = {
+        "sweep": lambda: {"points": ev["sweep_points"], "others": ev["sweep_others"]},
+        "combinations": lambda: {"alphas": json.dumps(ev["combinations"])},
+        "noise": lambda: ev["noise"],
+        "diversity": lambda: ev["diversity"],
+        "saddle": lambda: {key: ev["saddle"][key] for key in ("window", "warmup", "content_drop", "style_rise")},
+    }.get(verb, dict)()
+    return [arg for key, value in settings.items() for arg in (_flag(key), _value(value))]
+
+
+def _flag(key: str) -> str:
+    return f"--{key.replace('_', '-')}"
+
+
+def _value(value: Any) -> str:
+    """A list as the verbs read one: comma-separated."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def loss_weights_file(spec: Mapping[str, Any], config: Mapping[str, Any], torch_home: str) -> str | None:

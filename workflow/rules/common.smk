@@ -1,12 +1,18 @@
 # Helpers shared by all rule files (names, paths and command-line arguments from config).
 # Rules stay thin: they call `arst VERB` with the values these functions compute.
-import json
 import re
 import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
-from arst.plan import ablation_model, loss_weights_file, train_argv, trained_models
+from arst.plan import (
+    ablation_model,
+    evaluation_argv,
+    experiment_argv,
+    loss_weights_file,
+    train_argv,
+    trained_models,
+)
 
 IMPLS = list(config["implementations"])
 STYLES = list(config["styles"])
@@ -33,17 +39,14 @@ def model_dir(w):
     return f"results/models/{w.model}/{w.style}/seed{w.seed}"
 
 
-def run_name(w):
-    return f"{w.impl}_{w.style}_seed{w.seed}"
+# One trained model (an implementation, style and seed) and its name in every per-model file.
+MODEL = "results/models/{impl}/{style}/seed{seed}/model.pt"
+RUN = "{impl}_{style}_seed{seed}"
 
 
-def models(impls=None):
-    return expand(
-        "results/models/{impl}/{style}/seed{seed}/model.pt",
-        impl=impls or IMPLS,
-        style=STYLES,
-        seed=SEEDS,
-    )
+def per_model(pattern, impls=None):
+    """`pattern` for every implementation (or those in `impls`), style and seed."""
+    return expand(pattern, impl=impls or IMPLS, style=STYLES, seed=SEEDS)
 
 
 def image_path(kind, name):
@@ -99,37 +102,38 @@ def train_args(w):
     return shlex.join(train_argv(TRAINED[w.model], config))
 
 
-def eval_args():
-    ev = config["evaluation"]
-    return shlex.join(
-        ["--size", str(ev["size"]), "--device", config["runtime"]["device"]]
-    )
+def evaluation_args(verb, with_model=True):
+    """A params function: `arst VERB`'s flags for the job's model, rendered by arst.plan from
+    the config (input.model unless `with_model` is False, its style, the evaluation images and
+    size, the job's threads, the implementation's runtime, and the verb's own settings).
+    """
 
+    def args(wildcards, input, threads):
+        argv = evaluation_argv(
+            config,
+            wildcards.impl,
+            model=input.model if with_model else None,
+            style=input.style,
+            style_name=wildcards.style,
+            images=input.images,
+            threads=threads,
+        )
+        return shlex.join(argv + experiment_argv(config, verb))
 
-def sweep_tables(w=None):
-    return expand(
-        "results/tables/sweep/{impl}_{style}_seed{seed}.csv",
-        impl=IMPLS,
-        style=STYLES,
-        seed=SEEDS,
-    )
+    return args
 
 
 # --- the comparison (compare.smk) ---
 
 EVAL = config["evaluation"]
-RUN = "{impl}_{style}_seed{seed}"
 RETRAIN_IMPLS = [i for i in EVAL["retrain"]["impls"] if i in IMPLS]
 RETRAIN_ALPHAS = EVAL["retrain"]["alphas"]
 
 
-def per_model(pattern, impls=None):
-    return expand(pattern, impl=impls or IMPLS, style=STYLES, seed=SEEDS)
-
-
 def saddle_runs():
     """(variant, style, model.pt, losses.csv) of every run the saddle table reads: each
-    implementation's, and its disjoint-layer ablation's where the config asks for them."""
+    implementation's, and its disjoint-layer ablation's where the config asks for them.
+    """
     variants = [("adjustable", lambda impl: impl)]
     if EVAL["saddle"]["ablation"]:
         variants.append(("ablation", ablation_model))

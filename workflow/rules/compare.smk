@@ -6,7 +6,7 @@
 
 rule adjustability:
     input:
-        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        model=MODEL,
         training_log="results/models/{impl}/{style}/seed{seed}/adjustability.csv",
         style=style_image,
         images=eval_images(),
@@ -21,12 +21,10 @@ rule adjustability:
     resources:
         gpu=EVAL["gpu"],
     params:
-        size=EVAL["size"],
+        args=evaluation_args("adjustability"),
     shell:
-        "TORCH_HOME=resources/torch arst adjustability --checkpoint {input.model} --style {input.style}"
-        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
-        " --training-log {input.training_log} --table {output.table} --curve {output.curve}"
-        " --threads {threads} > {log} 2>&1"
+        "TORCH_HOME=resources/torch arst adjustability {params.args}"
+        " --training-log {input.training_log} --table {output.table} --curve {output.curve} > {log} 2>&1"
 
 
 rule adjustability_summary:
@@ -70,7 +68,7 @@ rule plot_adjustability:
 
 rule content_identity:
     input:
-        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        model=MODEL,
         style=style_image,
         images=eval_images(),
     output:
@@ -84,11 +82,10 @@ rule content_identity:
     resources:
         gpu=EVAL["gpu"],
     params:
-        size=EVAL["size"],
+        args=evaluation_args("content-identity"),
     shell:
-        "TORCH_HOME=resources/torch arst content-identity --checkpoint {input.model} --style {input.style}"
-        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
-        " --table {output.table} --image-dir {output.images} --threads {threads} > {log} 2>&1"
+        "TORCH_HOME=resources/torch arst content-identity {params.args}"
+        " --table {output.table} --image-dir {output.images} > {log} 2>&1"
 
 
 rule content_identity_summary:
@@ -133,7 +130,7 @@ rule plot_content_identity:
 
 rule combinations:
     input:
-        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        model=MODEL,
         style=style_image,
         images=eval_images(),
     output:
@@ -147,13 +144,10 @@ rule combinations:
     resources:
         gpu=EVAL["gpu"],
     params:
-        size=EVAL["size"],
-        alphas=shlex.quote(json.dumps(EVAL["combinations"])),
+        args=evaluation_args("combinations"),
     shell:
-        "TORCH_HOME=resources/torch arst combinations --checkpoint {input.model} --style {input.style}"
-        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
-        " --alphas {params.alphas} --table {output.table} --image-dir {output.images}"
-        " --threads {threads} > {log} 2>&1"
+        "TORCH_HOME=resources/torch arst combinations {params.args}"
+        " --table {output.table} --image-dir {output.images} > {log} 2>&1"
 
 
 rule combinations_summary:
@@ -198,7 +192,7 @@ rule plot_combinations:
 
 rule noise:
     input:
-        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        model=MODEL,
         style=style_image,
         images=eval_images(),
     output:
@@ -212,15 +206,10 @@ rule noise:
     resources:
         gpu=EVAL["gpu"],
     params:
-        size=EVAL["size"],
-        n=EVAL["noise"],
+        args=evaluation_args("noise"),
     shell:
-        "TORCH_HOME=resources/torch arst noise --checkpoint {input.model} --style {input.style}"
-        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
-        " --dots {params.n[dots]} --sigma {params.n[sigma]} --spots {params.n[spots]}"
-        " --radius {params.n[radius]} --alpha {params.n[alpha]} --alpha-delta {params.n[alpha_delta]}"
-        " --seed {params.n[seed]} --table {output.table} --image-dir {output.images}"
-        " --threads {threads} > {log} 2>&1"
+        "TORCH_HOME=resources/torch arst noise {params.args}"
+        " --table {output.table} --image-dir {output.images} > {log} 2>&1"
 
 
 rule noise_summary:
@@ -263,7 +252,7 @@ rule plot_noise:
 
 rule diversity:
     input:
-        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        model=MODEL,
         style=style_image,
         images=eval_images(),
     output:
@@ -277,15 +266,10 @@ rule diversity:
     resources:
         gpu=EVAL["gpu"],
     params:
-        size=EVAL["size"],
-        samples=EVAL["diversity"]["samples"],
-        seed=EVAL["diversity"]["seed"],
-        layers=",".join(EVAL["diversity"]["gram_layers"]),
+        args=evaluation_args("diversity"),
     shell:
-        "TORCH_HOME=resources/torch arst diversity --checkpoint {input.model} --style {input.style}"
-        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
-        " --samples {params.samples} --seed {params.seed} --gram-layers '{params.layers}'"
-        " --table {output.table} --image-dir {output.images} --threads {threads} > {log} 2>&1"
+        "TORCH_HOME=resources/torch arst diversity {params.args}"
+        " --table {output.table} --image-dir {output.images} > {log} 2>&1"
 
 
 rule diversity_summary:
@@ -345,10 +329,9 @@ rule saddle:
         "../../envs/arst.yaml"
     params:
         runs=" ".join(f"--run {shlex.join(run)}" for run in saddle_runs()),
-        s=EVAL["saddle"],
+        settings=shlex.join(experiment_argv(config, "saddle")),
     shell:
-        "arst saddle {params.runs} --window {params.s[window]} --warmup {params.s[warmup]}"
-        " --content-drop {params.s[content_drop]} --style-rise {params.s[style_rise]}"
+        "arst saddle {params.runs} {params.settings}"
         " --csv {output.csv} --md {output.md} --curves {output.curves} > {log} 2>&1"
 
 
@@ -377,7 +360,7 @@ rule plot_saddle:
 
 rule retrain_compare:
     input:
-        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        model=MODEL,
         retrained=expand(
             "results/models/{{impl}}-fixed{fixed}/{{style}}/seed{{seed}}/model.pt",
             fixed=range(len(RETRAIN_ALPHAS)),
@@ -394,12 +377,10 @@ rule retrain_compare:
     resources:
         gpu=EVAL["gpu"],
     params:
-        size=EVAL["size"],
+        args=evaluation_args("retrain-compare", with_model=False),
     shell:
-        "TORCH_HOME=resources/torch arst retrain-compare --adjustable {input.model}"
-        " --retrained {input.retrained} --style {input.style} --style-name {wildcards.style}"
-        " --images {input.images} --size {params.size} --table {output.table}"
-        " --threads {threads} > {log} 2>&1"
+        "TORCH_HOME=resources/torch arst retrain-compare {params.args} --adjustable {input.model}"
+        " --retrained {input.retrained} --table {output.table} > {log} 2>&1"
 
 
 rule retrain_summary:

@@ -4,33 +4,29 @@
 
 rule sweep:
     input:
-        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        model=MODEL,
         style=style_image,
         images=eval_images(),
     output:
-        table="results/tables/sweep/{impl}_{style}_seed{seed}.csv",
-        images=directory("results/images/sweep/{impl}_{style}_seed{seed}"),
+        table=f"results/tables/sweep/{RUN}.csv",
+        images=directory(f"results/images/sweep/{RUN}"),
     log:
-        "results/logs/sweep/{impl}_{style}_seed{seed}.log",
+        f"results/logs/sweep/{RUN}.log",
     conda:
         "../../envs/arst.yaml"
-    threads: config["evaluation"]["threads"]
+    threads: EVAL["threads"]
     resources:
-        gpu=config["evaluation"]["gpu"],
+        gpu=EVAL["gpu"],
     params:
-        points=config["evaluation"]["sweep_points"],
-        others=",".join(str(v) for v in config["evaluation"]["sweep_others"]),
-        size=config["evaluation"]["size"],
+        args=evaluation_args("sweep"),
     shell:
-        "TORCH_HOME=resources/torch arst sweep --checkpoint {input.model} --style {input.style}"
-        " --style-name {wildcards.style} --images {input.images} --size {params.size}"
-        " --points {params.points} --others {params.others} --table {output.table}"
-        " --image-dir {output.images} --threads {threads} > {log} 2>&1"
+        "TORCH_HOME=resources/torch arst sweep {params.args}"
+        " --table {output.table} --image-dir {output.images} > {log} 2>&1"
 
 
 rule plot_loss_vs_alpha:
     input:
-        sweep_tables(),
+        per_model(f"results/tables/sweep/{RUN}.csv"),
     output:
         png=report(
             "results/figures/loss_vs_alpha.png",
@@ -48,7 +44,7 @@ rule plot_loss_vs_alpha:
 
 rule sweep_summary:
     input:
-        sweep_tables(),
+        per_model(f"results/tables/sweep/{RUN}.csv"),
     output:
         csv="results/tables/sweep_summary.csv",
         md=report(
@@ -66,13 +62,8 @@ rule sweep_summary:
 
 rule plot_stylization_grid:
     input:
-        tables=sweep_tables(),
-        images=expand(
-            "results/images/sweep/{impl}_{style}_seed{seed}",
-            impl=IMPLS,
-            style=STYLES,
-            seed=SEEDS,
-        ),
+        tables=per_model(f"results/tables/sweep/{RUN}.csv"),
+        images=per_model(f"results/images/sweep/{RUN}"),
     output:
         png=report(
             "results/figures/stylization_grid.png",

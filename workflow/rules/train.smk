@@ -34,4 +34,4 @@ rule train:
 
 rule models:
     input:
-        models(),
+        per_model(MODEL),
