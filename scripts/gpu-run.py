@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from arst.plan import train_argv, trained_models  # noqa: E402
+from arst.plan import evaluation_settings, train_argv, trained_models  # noqa: E402
 
 
 def with_defaults(schema: dict, config: dict) -> dict:
@@ -133,7 +133,7 @@ def main() -> int:
 
     runtime = Runtime.resolve(precision="fp32", compile=False, channels_last=False)
     tables, curves, fixed = [], [], {}
-    eval_size = config["evaluation"]["size"]
+    eval_size = evaluation_settings(config)["size"]
     for name, seed, folder, code in done:
         if code != 0 or not (folder / "model.pt").is_file():
             continue

@@ -9,6 +9,7 @@ import pytest
 
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
+from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
 from arst.plan import evaluation_argv, experiment_argv, loss_weights_file, recipe_of, train_argv, trained_models
 
 CONFIG = {
@@ -94,17 +95,17 @@ def _parsed(verb, argv):
 
 
 def test_evaluation_arguments_are_the_verbs_own_and_carry_the_implementations_runtime():
-    config = {**copy.deepcopy(CONFIG), "evaluation": {"size": 48, "sweep_points": 5, "sweep_others": [0.0, 1.0],
-                                                       "noise": {"dots": 3, "sigma": 2.0, "radius": 5}}}
+    config = {**copy.deepcopy(CONFIG), "evaluation": {"size": 48, "noise": {"dots": 3}}}
     common = dict(style="s.png", style_name="mosaic", images=["a.png", "b.png"], threads=2)
     args = _parsed("noise", evaluation_argv(config, "baseline", model="m.pt", **common)
                    + experiment_argv(config, "noise"))
     assert (args.checkpoint, args.style, args.style_name, args.images) == ("m.pt", "s.png", "mosaic", ["a.png", "b.png"])
     assert (args.size, args.threads, args.precision, args.channels_last) == (48, 2, "fp32", "false")
-    assert (args.dots, args.sigma, args.radius) == (3, 2.0, 5.0)
+    # The config's value where it has one, arst's default where it is silent.
+    assert (args.dots, args.sigma, args.radius) == (3, NOISE["sigma"], NOISE["radius"])
     corrected = _parsed("sweep", evaluation_argv(config, "corrected", model="m.pt", **common)
                         + experiment_argv(config, "sweep"))
-    assert corrected.precision == "auto" and (corrected.points, corrected.others) == (5, "0.0,1.0")
+    assert corrected.precision == "auto" and (corrected.points, corrected.others) == (SWEEP_POINTS, "0.0,1.0")
     retrain = evaluation_argv(config, "corrected", model=None, **common)
     assert "--checkpoint" not in retrain and experiment_argv(config, "retrain-compare") == []
 
@@ -112,13 +113,14 @@ def test_evaluation_arguments_are_the_verbs_own_and_carry_the_implementations_ru
 def test_experiment_settings_round_trip_through_their_verbs():
     config = {**copy.deepcopy(CONFIG), "evaluation": {
         "combinations": [{"relu2_2": 1.0}, {"relu4_4": 0.5}],
-        "diversity": {"samples": 3, "seed": 2, "gram_layers": ["relu2_2", "relu3_4"]},
-        "saddle": {"window": 5, "warmup": 30, "content_drop": 0.5, "style_rise": 0.2, "ablation": False}}}
+        "diversity": {"samples": 3, "gram_layers": ["relu2_2", "relu3_4"]},
+        "saddle": {"window": 5, "warmup": 30, "ablation": False}}}
     combos = _parsed("combinations", ["--checkpoint", "m", "--style", "s", "--images", "i"]
                      + experiment_argv(config, "combinations"))
     assert json.loads(combos.alphas) == config["evaluation"]["combinations"]
     diversity = _parsed("diversity", ["--checkpoint", "m", "--style", "s", "--images", "i"]
                         + experiment_argv(config, "diversity"))
-    assert (diversity.samples, diversity.seed, diversity.gram_layers) == (3, 2, "relu2_2,relu3_4")
+    assert (diversity.samples, diversity.seed, diversity.gram_layers) == (3, DIVERSITY["seed"], "relu2_2,relu3_4")
     saddle = experiment_argv(config, "saddle")  # the detector's settings, not the ablation's
-    assert saddle == ["--window", "5", "--warmup", "30", "--content-drop", "0.5", "--style-rise", "0.2"]
+    assert saddle == ["--window", "5", "--warmup", "30", "--content-drop", str(SADDLE["content_drop"]),
+                      "--style-rise", str(SADDLE["style_rise"])]

@@ -11,6 +11,7 @@ import json
 from typing import Any, Mapping, Sequence
 
 from .errors import ArstError, ConfigError
+from .experiments.defaults import EVALUATION
 from .recipe import Recipe, alpha_by_layer, load_recipe
 
 RUNTIME_FLAGS = ("device", "precision", "compile", "channels_last", "channel_multiple")
@@ -78,6 +79,15 @@ def runtime_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str
     return [arg for key in RUNTIME_FLAGS for arg in (_flag(key), str(runtime[key]).lower())]
 
 
+def evaluation_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config's `evaluation:` with arst's defaults (experiments.defaults) where it is silent."""
+    given = config.get("evaluation", {})
+    merged = {**EVALUATION, **given}
+    for key in ("noise", "diversity", "saddle"):
+        merged[key] = {**EVALUATION[key], **given.get(key, {})}
+    return merged
+
+
 def evaluation_argv(config: Mapping[str, Any], impl: str, *, model: str | None, style: str,
                     style_name: str, images: Sequence[str], threads: int) -> list[str]:
     """The flags every evaluation verb shares (cli.experiments.evaluation_args): the model.pt
@@ -85,13 +95,13 @@ def evaluation_argv(config: Mapping[str, Any], impl: str, *, model: str | None, 
     and the threads and runtime to run it on (the implementation's, as it was trained)."""
     args = [] if model is None else ["--checkpoint", str(model)]
     args += ["--style", str(style), "--style-name", style_name, "--images", *map(str, images),
-             "--size", str(config["evaluation"]["size"]), "--threads", str(threads)]
+             "--size", str(evaluation_settings(config)["size"]), "--threads", str(threads)]
     return args + runtime_argv(config["implementations"][impl], config)
 
 
 def experiment_argv(config: Mapping[str, Any], verb: str) -> list[str]:
     """`arst VERB`'s own settings from the config's `evaluation:` (none for a verb without any)."""
-    ev = config["evaluation"]
+    ev = evaluation_settings(config)
     settings = {
         "sweep": lambda: {"points": ev["sweep_points"], "others": ev["sweep_others"]},
         "combinations": lambda: {"alphas": json.dumps(ev["combinations"])},

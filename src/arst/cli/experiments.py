@@ -3,6 +3,7 @@ summary merges an experiment's per-model tables, and `claims` reads the summarie
 
 from __future__ import annotations
 
+from ..experiments.defaults import DIVERSITY, NOISE, SADDLE, SIZE, SWEEP_OTHERS, SWEEP_POINTS
 from . import runtime_args, runtime_from
 
 
@@ -14,7 +15,7 @@ def evaluation_args(p, checkpoint: bool = True, image_dir: bool = True) -> None:
     p.add_argument("--style", required=True, help="the style image the model was trained on")
     p.add_argument("--style-name", default="style")
     p.add_argument("--images", nargs="+", required=True, help="evaluation content images")
-    p.add_argument("--size", type=int, default=128, help="short side of the evaluation crops")
+    p.add_argument("--size", type=int, default=SIZE, help="short side of the evaluation crops")
     p.add_argument("--table", required=True, help="output CSV")
     if image_dir:
         p.add_argument("--image-dir", help="write the rendered images here")
@@ -41,8 +42,8 @@ def _adjustability(p):
 
 def _sweep(p):
     evaluation_args(p)
-    p.add_argument("--points", type=int, default=11)
-    p.add_argument("--others", default="0,1", help="values the other alphas are held at")
+    p.add_argument("--points", type=int, default=SWEEP_POINTS)
+    p.add_argument("--others", default=",".join(map(str, SWEEP_OTHERS)), help="values the other alphas are held at")
 
     def run(args):
         from ..experiments.sweep import sweep
@@ -79,13 +80,13 @@ def _combinations(p):
 
 def _noise(p):
     evaluation_args(p)
-    p.add_argument("--dots", type=int, default=9, help="black pixels of the paper's mask (< 10)")
-    p.add_argument("--sigma", type=float, default=1.5, help="Gaussian of the paper's mask, pixels")
-    p.add_argument("--spots", type=int, default=5, help="larger black spots: how many")
-    p.add_argument("--radius", type=float, default=6.0, help="larger black spots: radius, pixels")
-    p.add_argument("--alpha", type=float, default=1.0, help="the base alpha of every style layer")
-    p.add_argument("--alpha-delta", type=float, default=0.2, help="the change of alpha")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dots", type=int, default=NOISE["dots"], help="black pixels of the paper's mask (< 10)")
+    p.add_argument("--sigma", type=float, default=NOISE["sigma"], help="Gaussian of the paper's mask, pixels")
+    p.add_argument("--spots", type=int, default=NOISE["spots"], help="larger black spots: how many")
+    p.add_argument("--radius", type=float, default=NOISE["radius"], help="larger black spots: radius, pixels")
+    p.add_argument("--alpha", type=float, default=NOISE["alpha"], help="the base alpha of every style layer")
+    p.add_argument("--alpha-delta", type=float, default=NOISE["alpha_delta"], help="the change of alpha")
+    p.add_argument("--seed", type=int, default=NOISE["seed"])
 
     def run(args):
         from ..experiments.noise import noise
@@ -98,8 +99,8 @@ def _noise(p):
 
 def _diversity(p):
     evaluation_args(p)
-    p.add_argument("--samples", type=int, default=6, help="random alpha vectors per image")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=DIVERSITY["samples"], help="random alpha vectors per image")
+    p.add_argument("--seed", type=int, default=DIVERSITY["seed"])
     p.add_argument("--gram-layers", default="", help="comma-separated (default: the model's style layers)")
 
     def run(args):
@@ -128,9 +129,9 @@ def _saddle(p):
     p.add_argument("--run", nargs=4, action="append", required=True, dest="runs",
                    metavar=("VARIANT", "STYLE", "MODEL", "LOSSES"),
                    help="one trained run: variant (adjustable, ablation), style name, model.pt, losses.csv")
-    p.add_argument("--window", type=int, default=20, help="steps compared before and after")
-    p.add_argument("--content-drop", type=float, default=0.3, help="fraction content must fall")
-    p.add_argument("--style-rise", type=float, default=0.1, help="fraction style must rise")
+    p.add_argument("--window", type=int, default=SADDLE["window"], help="steps compared before and after")
+    p.add_argument("--content-drop", type=float, default=SADDLE["content_drop"], help="fraction content must fall")
+    p.add_argument("--style-rise", type=float, default=SADDLE["style_rise"], help="fraction style must rise")
     p.add_argument("--warmup", type=int, default=0, help="steps before the detector looks")
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)

@@ -13,6 +13,7 @@ import torch
 from ..diagnostics import adjustability, as_dict
 from ..evaluate import Evaluator
 from .common import load_eval_images
+from .defaults import SIZE
 
 
 def motif_size(residual: torch.Tensor) -> float:
@@ -38,7 +39,7 @@ def depth(layer: str) -> float:
     return block + conv / 10
 
 
-def adjustability_table(checkpoint, style, images, size=128, style_name="style", runtime=None) -> pd.DataFrame:
+def adjustability_table(checkpoint, style, images, size=SIZE, style_name="style", runtime=None) -> pd.DataFrame:
     """One row per style layer: its response and motif size, beside the model's other measures
     (over all evaluation images) and its labels."""
     ev = Evaluator.load(checkpoint, style, runtime)

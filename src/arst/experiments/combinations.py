@@ -11,9 +11,10 @@ from ..data.images import save_image
 from ..evaluate import Evaluator
 from .alphaspec import alpha_for, spec_label, vector_text
 from .common import MODEL_KEYS, load_eval_images, mean_distance_to_others, pixel_distance
+from .defaults import SIZE
 
 
-def combinations(checkpoint, style, images, specs, size=128, style_name="style", image_dir=None,
+def combinations(checkpoint, style, images, specs, size=SIZE, style_name="style", image_dir=None,
                  runtime=None) -> pd.DataFrame:
     """Long table: one row per (alpha vector, image, term); `ignored` names the vector's layers
     this implementation does not have; `distance_to_others` is the mean absolute pixel

@@ -13,6 +13,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .common import load_eval_images
+from .defaults import SIZE
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
@@ -35,7 +36,7 @@ def image_metrics(reference: np.ndarray, output: np.ndarray) -> dict[str, float]
     return {"psnr": psnr, "ssim": ssim, "mean_abs_diff": mad}
 
 
-def content_identity(checkpoint, style, images, size=128, style_name="style", image_dir=None,
+def content_identity(checkpoint, style, images, size=SIZE, style_name="style", image_dir=None,
                      runtime=None) -> pd.DataFrame:
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)

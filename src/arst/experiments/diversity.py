@@ -14,6 +14,7 @@ from ..evaluate import Evaluator
 from ..losses import gram
 from .alphaspec import vector_text
 from .common import MODEL_KEYS, load_eval_images, mean_distance_to_others, pixel_distance
+from .defaults import DIVERSITY, SIZE
 
 
 def gram_distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
@@ -21,8 +22,8 @@ def gram_distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([(x - y).pow(2).mean() for x, y in zip(a, b)]).mean()
 
 
-def diversity(checkpoint, style, images, samples=6, seed=0, size=128, gram_layers=None, style_name="style",
-              image_dir=None, runtime=None) -> pd.DataFrame:
+def diversity(checkpoint, style, images, samples=DIVERSITY["samples"], seed=DIVERSITY["seed"], size=SIZE,
+              gram_layers=None, style_name="style", image_dir=None, runtime=None) -> pd.DataFrame:
     """One row per (image, sample): its alpha, content loss, style loss (sum over the model's
     style layers), and mean pixel and Gram distance to the other samples of that image."""
     ev = Evaluator.load(checkpoint, style, runtime)

@@ -26,6 +26,7 @@ from scipy.ndimage import gaussian_filter
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .common import MODEL_KEYS, load_eval_images
+from .defaults import NOISE, SIZE
 
 CONDITIONS = ("mask", "spots", "alpha", "mask+alpha", "spots+alpha")
 
@@ -65,8 +66,9 @@ def change_table(clean_input, clean_output, noisy_input, noisy_output) -> dict[s
             "ratio": d_out / d_in if d_in > 0 else float("nan")}
 
 
-def noise(checkpoint, style, images, size=128, dots=9, sigma=1.5, spots=5, radius=6.0, alpha_base=1.0,
-          alpha_delta=0.2, seed=0, style_name="style", image_dir=None, runtime=None) -> pd.DataFrame:
+def noise(checkpoint, style, images, size=SIZE, dots=NOISE["dots"], sigma=NOISE["sigma"], spots=NOISE["spots"],
+          radius=NOISE["radius"], alpha_base=NOISE["alpha"], alpha_delta=NOISE["alpha_delta"], seed=NOISE["seed"],
+          style_name="style", image_dir=None, runtime=None) -> pd.DataFrame:
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
     base = torch.full((1, ev.recipe.n_alpha), float(alpha_base))

@@ -9,9 +9,10 @@ import torch
 from ..evaluate import Evaluator
 from .alphaspec import vector_text
 from .common import MODEL_KEYS, load_eval_images
+from .defaults import SIZE
 
 
-def compare(adjustable, retrained: list[str], style, images, size=128, style_name="style",
+def compare(adjustable, retrained: list[str], style, images, size=SIZE, style_name="style",
             runtime=None) -> pd.DataFrame:
     """One row per (retrained model, image, term): each model's loss at the retrained alpha."""
     adj = Evaluator.load(adjustable, style, runtime)
@@ -32,7 +33,7 @@ def compare(adjustable, retrained: list[str], style, images, size=128, style_nam
     return pd.DataFrame(rows)
 
 
-def fixed_alpha_gap(retrained: list[str], style, images, size=128, runtime=None) -> pd.DataFrame:
+def fixed_alpha_gap(retrained: list[str], style, images, size=SIZE, runtime=None) -> pd.DataFrame:
     """The control of 'adjusted vs retrained': how far apart the outputs of models retrained at
     different fixed alphas are (mean |y_a - y_b|, 0..255, clamped, over the evaluation images),
     one row per pair. An adjustable model that matches retraining must differ by as much between

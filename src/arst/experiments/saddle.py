@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import checkpoint as ckpt
+from .defaults import SADDLE
 
 
 def style_curve(log: pd.DataFrame, prefix: str = "loss_") -> pd.Series:
@@ -30,8 +31,8 @@ def searchable(steps, window: int, warmup: int = 0) -> tuple[float, float]:
     return float(steps[after[0] + window]), float(steps[len(steps) - window])
 
 
-def detect_saddle(steps, content, style, window: int, content_drop: float = 0.3,
-                  style_rise: float = 0.1, warmup: int = 0) -> dict:
+def detect_saddle(steps, content, style, window: int, content_drop: float = SADDLE["content_drop"],
+                  style_rise: float = SADDLE["style_rise"], warmup: int = 0) -> dict:
     """The step where, comparing the `window` steps after it with the `window` steps before it
     (medians), content falls by at least `content_drop` (a fraction) while style rises by at
     least `style_rise`; the strongest such step, or None. Returns the step and both changes.
@@ -69,8 +70,8 @@ def run_labels(model_path: str | Path, variant: str) -> dict:
             "content_shares_style_layer": recipe["content_layer"] in recipe["style_layers"]}
 
 
-def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: float = 0.3,
-           style_rise: float = 0.1, warmup: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: float = SADDLE["content_drop"],
+           style_rise: float = SADDLE["style_rise"], warmup: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """runs: (variant, style name, model.pt, losses.csv). Returns (summary, curves): one row per
     run with the detected event, the span of steps the detector could search (`searched_from`,
     `searched_to`: a run that ends before a step cannot refute an event there) and the gradient

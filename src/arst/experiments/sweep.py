@@ -14,9 +14,10 @@ from scipy.stats import spearmanr
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .common import MODEL_KEYS, load_eval_images
+from .defaults import SIZE, SWEEP_OTHERS, SWEEP_POINTS
 
 
-def sweep(checkpoint, style, images, size=128, points=11, others=(0.0, 1.0), style_name="style",
+def sweep(checkpoint, style, images, size=SIZE, points=SWEEP_POINTS, others=SWEEP_OTHERS, style_name="style",
           image_dir: str | Path | None = None, runtime=None) -> pd.DataFrame:
     """Long table: one row per (others, swept layer, alpha value, image, term)."""
     ev = Evaluator.load(checkpoint, style, runtime)
