@@ -173,11 +173,10 @@ def test_fetch_coco_corrupt_zip_refused(http_server, shared_images, tmp_path):
     assert list((tmp_path / "coco").iterdir()) == []
 
 
-def test_fetch_coco_existing_folder(tmp_path):
-    (tmp_path / "mine").mkdir()
-    assert fetch_coco(tmp_path / "coco", existing=tmp_path / "mine") == tmp_path / "mine"
-    with pytest.raises(DataError, match=str(tmp_path / "absent")):
-        fetch_coco(tmp_path / "coco", existing=tmp_path / "absent")
+def test_fetch_coco_leaves_a_folder_it_did_not_extract_alone(tmp_path):
+    (tmp_path / "coco" / "train2014").mkdir(parents=True)  # no .complete marker
+    with pytest.raises(DataError, match="content.coco_existing"):
+        fetch_coco(tmp_path / "coco", url="http://127.0.0.1:9/never")  # refused before any request
 
 
 def _state_dict_bytes(state) -> bytes:

@@ -7,7 +7,7 @@ from arst.alphas import sample_alpha
 from arst.errors import ConfigError
 from arst.losses import EMANormalizer, Objective, gram
 from arst.nn.vgg import VGGFeatures
-from arst.recipe import load_recipe
+from arst.recipe import Recipe, load_recipe
 
 # Layer indices from the spec (RECIPES.md section 1), not from arst's own name table.
 SPEC_INDEX = dict(relu2_2=8, relu3_4=17, relu4_4=26, relu5_4=35)
@@ -142,3 +142,9 @@ def test_recipe_validation(tmp_path):
     r = load_recipe(f)
     assert r.vgg == "vgg16" and r.n_alpha == 3 and r.conditioner == "mlp"
     assert load_recipe("baseline").to_dict()["style_layers"] == ["relu2_2", "relu3_4", "relu4_4", "relu5_4"]
+
+
+def test_a_recipe_saved_with_the_former_checkpoint_every_still_loads():
+    saved = {**load_recipe("corrected").to_dict(), "checkpoint_every": 2000}  # as older checkpoints hold it
+    assert Recipe.from_dict(saved) == load_recipe("corrected")
+    assert "checkpoint_every" not in Recipe.from_dict(saved).to_dict()

@@ -18,6 +18,7 @@ import yaml
 from .errors import ConfigError
 
 PRESETS = ("baseline", "corrected")
+_FORMER_FIELDS = ("checkpoint_every",)
 
 _CHOICES = {
     "vgg": ("vgg16", "vgg19"),
@@ -76,7 +77,6 @@ class Recipe:
     shuffle: bool
     image_size: int
     style_size: int | None
-    checkpoint_every: int
     inference_alpha: tuple[float, ...] = field(default=())  # stylize.py
 
     def __post_init__(self) -> None:
@@ -96,7 +96,7 @@ class Recipe:
                 )
         if not 0.0 <= self.alpha_onehot_prob <= 1.0:
             raise ConfigError(f"recipe {self.name!r}: alpha_onehot_prob must lie in [0, 1]")
-        for key in ("batch_size", "image_size", "checkpoint_every", "conditioner_width"):
+        for key in ("batch_size", "image_size", "conditioner_width"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"recipe {self.name!r}: {key} must be at least 1")
 
@@ -115,6 +115,9 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "recipe") -> "Recipe":
         names = {f.name for f in dataclasses.fields(cls)}
+        # Older checkpoints and recipe files carry checkpoint_every, a setting of training
+        # (the workflow always passed it to train), never a property of the model: skip it.
+        data = {k: v for k, v in data.items() if k not in _FORMER_FIELDS}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"{source}: unknown recipe key(s) {unknown}; known keys: {sorted(names)}")

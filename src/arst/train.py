@@ -28,6 +28,7 @@ from .recipe import Recipe
 from .runtime import Runtime
 
 log = logging.getLogger("arst")
+CHECKPOINT_EVERY = 2000  # steps between checkpoints when the caller gives none
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -206,7 +207,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     runtime = runtime or Runtime.resolve()
     batch = batch_size or recipe.batch_size
     size = image_size or recipe.image_size
-    every = checkpoint_every or recipe.checkpoint_every
+    every = checkpoint_every or CHECKPOINT_EVERY
     content = Path(content)
     cache = ContentCache(content) if content.suffix == ".npy" else ContentCache.from_folder(content, size)
     if (steps is None) == (epochs is None):

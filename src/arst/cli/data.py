@@ -65,11 +65,10 @@ def _fetch_image(p):
 def _fetch_coco(p):
     p.add_argument("--out", required=True, help="folder for the zip and train2014/")
     p.add_argument("--url", help="mirror address of train2014.zip")
-    p.add_argument("--existing", help="use this folder of images instead of downloading")
 
     def run(args):
         from ..data.fetch import COCO_TRAIN2014, fetch_coco
-        print(fetch_coco(args.out, url=args.url or COCO_TRAIN2014["url"], existing=args.existing))
+        print(fetch_coco(args.out, url=args.url or COCO_TRAIN2014["url"]))
     return run
 
 

@@ -23,7 +23,7 @@ def _train(p):
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--loss-weights", default="random", help="random, imagenet, or a state-dict path")
     p.add_argument("--loss-seed", type=int, default=0, help="seed of the random loss network")
-    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: arst.train's, 2000)")
     p.add_argument("--log-every", type=int, default=1)
     p.add_argument("--diagnostics-every", type=int, default=0,
                    help="every N steps, log the adjustability diagnostic (adjustability.csv) and the "

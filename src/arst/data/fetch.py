@@ -218,19 +218,13 @@ def fetch_coco(
     dest_dir: str | os.PathLike,
     url: str = COCO_TRAIN2014["url"],
     size: int | None = COCO_TRAIN2014["bytes"],
-    existing: str | os.PathLike | None = None,
 ) -> Path:
-    """Return a folder of COCO train2014 images: ``existing`` if given, else download and extract.
+    """Download and extract COCO train2014 into ``dest_dir/train2014``; return that folder.
 
     The zip is verified (size, every member's CRC), extracted into a temporary folder
     beside the target and renamed to ``dest_dir/train2014`` with a ``.complete`` marker,
     so an interrupted extraction never looks finished.
     """
-    if existing is not None:
-        existing = Path(existing)
-        if not existing.is_dir():
-            raise DataError(f"existing COCO image folder not found: {existing}")
-        return existing
     dest_dir = Path(dest_dir)
     images = dest_dir / "train2014"
     if (images / ".complete").exists():
@@ -238,7 +232,7 @@ def fetch_coco(
     if images.exists():
         raise DataError(
             f"{images} exists but was not extracted by arst (no .complete marker): "
-            "remove it, or pass it as the existing COCO folder"
+            "remove it, or name it as the config's content.coco_existing to use it as it is"
         )
     archive = download(url, dest_dir / Path(urlparse(url).path).name, size=size, expect_zip=True)
     tmp = Path(tempfile.mkdtemp(prefix=".train2014.", dir=dest_dir))
