@@ -96,3 +96,18 @@ def test_claim_gpu_gives_each_process_its_own(tmp_path):
     assert [claim_gpu(3, tmp_path) for _ in range(3)] == [0, 1, 2]
     assert claim_gpu(3, tmp_path) is None
     assert claim_gpu(4, tmp_path) == 3
+
+
+def test_resolving_a_runtime_claims_no_gpu_and_claiming_is_its_own_step(tmp_path, monkeypatch):
+    from arst import runtime
+    monkeypatch.setattr(runtime.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(runtime.torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(runtime, "claim_gpu", lambda *a: pytest.fail("Runtime.resolve claimed a GPU"))
+    resolved = runtime.Runtime.resolve("auto", precision="fp32", compile=False, channels_last=False)
+    assert resolved.device == torch.device("cuda") and resolved.device.index is None
+    monkeypatch.undo()
+    monkeypatch.setattr(runtime.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(runtime.torch.cuda, "device_count", lambda: 2)
+    assert [runtime.claim_device("auto", tmp_path) for _ in range(2)] == ["cuda:0", "cuda:1"]
+    assert runtime.claim_device("cuda:1", tmp_path) == "cuda:1"  # a device given is taken as given
+    assert runtime.claim_device("cpu", tmp_path) == "cpu"

@@ -23,6 +23,18 @@ _CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 _HELD_LOCKS = []  # open lock files: each GPU stays claimed until this process exits
 
 
+def claim_device(device: str | None = "auto", lock_dir: str | os.PathLike | None = None) -> str | None:
+    """The device a training or evaluation process should run on: `device` as given, except
+    `auto` on a machine with several GPUs (no scheduler chose one), which becomes the first GPU
+    no other arst process has claimed, held until this process ends (claim_gpu).
+
+    An explicit step, called by the command line's entry points before Runtime.resolve:
+    resolving a runtime claims nothing."""
+    if device in ("auto", None) and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        return f"cuda:{claim_gpu(torch.cuda.device_count(), lock_dir) or 0}"
+    return device
+
+
 def claim_gpu(count: int, lock_dir: str | os.PathLike | None = None) -> int | None:
     """The first of `count` GPUs that no other arst process on this machine has claimed.
 
@@ -85,11 +97,7 @@ class Runtime:
         """`auto`: CUDA when present; there bf16 autocast, channels_last and torch.compile are on
         (each measured to help on an H100); on the CPU they are off (they do not help there)."""
         if device in ("auto", None):
-            device = "cpu"
-            if torch.cuda.is_available():
-                # Several GPUs visible (no scheduler chose one): take a free one.
-                count = torch.cuda.device_count()
-                device = f"cuda:{claim_gpu(count) or 0}" if count > 1 else "cuda"
+            device = "cuda" if torch.cuda.is_available() else "cpu"  # which GPU: claim_device
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"device = {device!r} but CUDA is not available on this machine")

@@ -72,12 +72,14 @@ def runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 def runtime_from(args):
+    """The runtime the flags of runtime_args ask for. With `--device auto` on a machine with
+    several GPUs this process first claims a free one (runtime.claim_device), for its life."""
     import torch
 
-    from ..runtime import Runtime
+    from ..runtime import Runtime, claim_device
     if args.threads:
         torch.set_num_threads(args.threads)
-    return Runtime.resolve(args.device, args.precision, args.compile, args.channels_last,
+    return Runtime.resolve(claim_device(args.device), args.precision, args.compile, args.channels_last,
                            channel_multiple=args.channel_multiple)
 
 
