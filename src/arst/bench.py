@@ -145,7 +145,7 @@ def trainer(step: TrainStep, content: Content, seed: int):
 def stylizer(recipe, runtime: Runtime, size: tuple[int, int], frames: int, seed: int):
     """fn(i): stylize one (1, 3, H, W) frame at the i-th of `frames` random alphas (alpha is
     data to a compiled graph: changing it costs no recompilation)."""
-    model = runtime.inference(runtime.module(build_model(recipe, seed)))
+    model = runtime.inference(runtime.module(build_model(recipe, seed, runtime.channel_multiple)))
     g = torch.Generator().manual_seed(seed)
     frame = runtime.images(torch.randint(0, 256, (1, 3, *size), generator=g, dtype=torch.uint8))
     alphas = runtime.upload(torch.rand(frames, 1, recipe.n_alpha, generator=g))

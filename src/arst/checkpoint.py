@@ -36,13 +36,14 @@ def load(path: str | Path) -> dict[str, Any]:
         raise DataError(f"{path}: not a readable arst checkpoint ({exc})") from exc
 
 
-def load_model(path: str | Path) -> tuple[AdjustableStyleTransfer, dict[str, Any]]:
-    """Model in eval mode on the CPU, and the checkpoint's metadata (recipe, seed, step, ...)."""
+def load_model(path: str | Path, channel_multiple: int = 1) -> tuple[AdjustableStyleTransfer, dict[str, Any]]:
+    """Model in eval mode on the CPU, and the checkpoint's metadata (recipe, seed, step, ...);
+    `channel_multiple` as build_model takes it."""
     state = load(path)
     if "recipe" not in state or "model" not in state:
         raise DataError(f"{path}: not an arst checkpoint (no recipe or model inside)")
     recipe = Recipe.from_dict(state["recipe"], source=str(path))
-    model = build_model(recipe, state.get("seed", 0))
+    model = build_model(recipe, state.get("seed", 0), channel_multiple)
     model.load_state_dict(state["model"])
     meta = {k: v for k, v in state.items() if k not in ("model", "optimizer")}
     meta["recipe"] = recipe

@@ -29,10 +29,11 @@ class Evaluator:
     @classmethod
     def load(cls, checkpoint: str | Path, style: str | Path, runtime: Runtime | None = None) -> "Evaluator":
         runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
-        model, meta = load_model(checkpoint)
+        model, meta = load_model(checkpoint, runtime.channel_multiple)
         recipe: Recipe = meta["recipe"]
         objective = Objective.for_recipe(recipe, load_style(style, recipe.style_size),
-                                         meta.get("loss_weights", "random"), meta.get("loss_seed", 0))
+                                         meta.get("loss_weights", "random"), meta.get("loss_seed", 0),
+                                         runtime.channel_multiple)
         return cls(runtime.module(model), runtime.module(objective), meta, runtime)
 
     @property

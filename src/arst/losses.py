@@ -76,10 +76,11 @@ class Objective(nn.Module):
 
     @classmethod
     def for_recipe(cls, recipe: Recipe, style_image: torch.Tensor, loss_weights: str = "random",
-                   loss_seed: int = 0) -> "Objective":
+                   loss_seed: int = 0, channel_multiple: int = 1) -> "Objective":
         """The recipe's objective on its own loss network (`loss_weights`: random, imagenet or a
         state-dict path): what training minimises and evaluation measures, built one way."""
-        vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers], loss_weights, loss_seed)
+        vgg = VGGFeatures(recipe.vgg, [recipe.content_layer, *recipe.style_layers], loss_weights, loss_seed,
+                          channel_multiple)
         return cls(recipe, vgg, style_image)
 
     @torch.no_grad()

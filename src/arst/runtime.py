@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 
 from .errors import ConfigError
-from .nn.ops import set_channel_multiple
 
 PRECISIONS = ("fp32", "bf16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -79,6 +78,7 @@ class Runtime:
     compile_mode: str | None = None
     # Convolutions' channel counts padded to this multiple (nn.ops.conv2d); 1: none. Off
     # by default everywhere until a GPU run measures it (`arst bench --channel-multiple 8`).
+    # The networks are built with it (build_model, load_model, Objective.for_recipe).
     channel_multiple: int = 1
 
     def __post_init__(self):
@@ -138,7 +138,9 @@ class Runtime:
         return contextlib.nullcontext()
 
     def module(self, module: torch.nn.Module) -> torch.nn.Module:
-        module = set_channel_multiple(module.to(self.device), self.channel_multiple)
+        """`module` on this device, in this memory format. Channel padding is the module's own,
+        given when it is built (build_model, load_model, Objective.for_recipe)."""
+        module = module.to(self.device)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         return module

@@ -57,7 +57,7 @@ def stylize_files(checkpoint: str | Path, inputs: Sequence[str | Path], outputs:
     if len(inputs) != len(outputs):
         raise ConfigError(f"{len(inputs)} inputs but {len(outputs)} outputs")
     runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
-    model, meta = load_model(checkpoint)
+    model, meta = load_model(checkpoint, runtime.channel_multiple)
     model = runtime.inference(runtime.module(model))
     a = parse_alpha(alpha, meta["recipe"], source=f"alpha for {checkpoint}")
     written = []

@@ -78,11 +78,12 @@ class TrainStep:
     def __init__(self, recipe: Recipe, runtime: Runtime, style_image: torch.Tensor, seed: int,
                  loss_weights: str = "random", loss_seed: int = 0):
         self.recipe, self.runtime = recipe, runtime
-        self.model = runtime.module(build_model(recipe, seed))
+        self.model = runtime.module(build_model(recipe, seed, runtime.channel_multiple))
         # The port's optimiser never held the conditioner: freezing it is bit-identical and cheaper.
         self.model.conditioner.requires_grad_(recipe.train_conditioner)
         self.model.train()
-        self.objective = runtime.module(Objective.for_recipe(recipe, style_image, loss_weights, loss_seed))
+        self.objective = runtime.module(Objective.for_recipe(recipe, style_image, loss_weights, loss_seed,
+                                                             runtime.channel_multiple))
         groups = [{"params": list(self.model.stylizer.parameters())}]
         if recipe.train_conditioner:
             groups.append({"params": list(self.model.conditioner.parameters()),

@@ -12,7 +12,10 @@ from .stylizer import Stylizer
 
 
 class AdjustableStyleTransfer(nn.Module):
-    def __init__(self, recipe: Recipe):
+    """`channel_multiple`: the stylizer's convolutions compute with their channel counts padded
+    to this multiple (ops.conv2d; a runtime's choice, the results are the same)."""
+
+    def __init__(self, recipe: Recipe, channel_multiple: int = 1):
         super().__init__()
         self.n_alpha = recipe.n_alpha
         stylizer = dict(residual_blocks=recipe.residual_blocks, cin_eps=recipe.cin_eps,
@@ -28,7 +31,7 @@ class AdjustableStyleTransfer(nn.Module):
                                        cin_layout(norm_channels, recipe.cin_order),
                                        recipe.conditioner_width, recipe.conditioner_depth,
                                        recipe.conditioner_norm, recipe.conditioner_residual)
-        self.stylizer = Stylizer(**stylizer)
+        self.stylizer = Stylizer(**stylizer, channel_multiple=channel_multiple)
         if recipe.init == "normal":
             for m in self.stylizer.modules():
                 if isinstance(m, nn.Conv2d):
@@ -46,8 +49,8 @@ class AdjustableStyleTransfer(nn.Module):
         return self.stylizer(content, self.conditioner(alpha.to(content.dtype)))
 
 
-def build_model(recipe: Recipe, seed: int) -> AdjustableStyleTransfer:
+def build_model(recipe: Recipe, seed: int, channel_multiple: int = 1) -> AdjustableStyleTransfer:
     """Seeded construction, so the untrained baseline conditioner is the same on every run."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return AdjustableStyleTransfer(recipe)
+        return AdjustableStyleTransfer(recipe, channel_multiple)

@@ -33,11 +33,3 @@ def conv2d(conv: nn.Conv2d, x: torch.Tensor, channel_multiple: int = 1) -> torch
         x = F.pad(x, (0, 0, 0, 0, 0, pad_in))
     out = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation)
     return out[:, :c_out] if pad_out else out
-
-
-def set_channel_multiple(module: nn.Module, multiple: int) -> nn.Module:
-    """Every layer of `module` that convolves through `conv2d` pads to `multiple` from now on."""
-    for m in module.modules():
-        if hasattr(m, "channel_multiple"):
-            m.channel_multiple = multiple
-    return module

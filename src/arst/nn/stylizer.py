@@ -18,10 +18,10 @@ class ConvLayer(nn.Module):
     """Reflection pad, optional nearest x2 upsampling, conv, then CIN and ReLU in either order."""
 
     def __init__(self, name, c_in, c_out, kernel, stride=1, upsample=False, norm=True,
-                 relu=True, cin_eps=1e-5, cin_unbiased=False, norm_after_relu=False):
+                 relu=True, cin_eps=1e-5, cin_unbiased=False, norm_after_relu=False, channel_multiple=1):
         super().__init__()
         self.name, self.upsample, self.relu, self.norm_after_relu = name, upsample, relu, norm_after_relu
-        self.channel_multiple = 1  # see ops.conv2d; the runtime sets it
+        self.channel_multiple = channel_multiple  # the convolution's channels padded to it: ops.conv2d
         self.pad = nn.ReflectionPad2d(kernel // 2)
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
         self.norm = ConditionalInstanceNorm(c_out, cin_eps, cin_unbiased) if norm else None
@@ -53,10 +53,10 @@ class ResidualBlock(nn.Module):
 
 class Stylizer(nn.Module):
     def __init__(self, residual_blocks=7, cin_eps=1e-5, cin_unbiased=False,
-                 cin_position="before_relu", last_norm=True, last_activation="sigmoid"):
+                 cin_position="before_relu", last_norm=True, last_activation="sigmoid", channel_multiple=1):
         super().__init__()
         kw = dict(cin_eps=cin_eps, cin_unbiased=cin_unbiased,
-                  norm_after_relu=cin_position == "after_relu")
+                  norm_after_relu=cin_position == "after_relu", channel_multiple=channel_multiple)
         self.down = nn.ModuleList([
             ConvLayer("conv1", 3, 32, 9, **kw),
             ConvLayer("conv2", 32, 64, 3, stride=2, **kw),

@@ -64,10 +64,11 @@ class VGGFeatures(nn.Module):
 
     weights: "imagenet" (torchvision's weights API and cache), "random" (seeded Kaiming
     normal, fan-in, so activations keep their scale through depth), or a state-dict path
-    in torchvision's format.
+    in torchvision's format. `channel_multiple`: the convolutions compute with their channel
+    counts padded to this multiple (ops.conv2d; the features are the same).
     """
 
-    def __init__(self, arch: str, layers, weights: str = "random", seed: int = 0):
+    def __init__(self, arch: str, layers, weights: str = "random", seed: int = 0, channel_multiple: int = 1):
         super().__init__()
         imagenet_weights(arch)  # a known network
         # The feature layers alone: the full model would also build a 120M-parameter classifier.
@@ -83,7 +84,7 @@ class VGGFeatures(nn.Module):
             if isinstance(m, nn.ReLU):
                 m.inplace = False  # the post-ReLU tensors are kept as features
         self.kind = describe_weights(weights, seed)
-        self.channel_multiple = 1  # see ops.conv2d; the runtime sets it
+        self.channel_multiple = channel_multiple
         self._load(arch, weights, seed)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
