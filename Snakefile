@@ -24,6 +24,7 @@ wildcard_constraints:
     model=_alternatives(TRAINED),
     style=_alternatives(STYLES),
     seed=r"\d+",
+    size=r"\d+",
     kind="styles|eval_content",
 
 

@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from arst.plan import evaluation_settings, train_argv, trained_models  # noqa: E402
+from arst.plan import evaluation_settings, image_size, train_argv, trained_models  # noqa: E402
 
 
 def with_defaults(schema: dict, config: dict) -> dict:
@@ -79,10 +79,11 @@ def main() -> int:
 
     # Data: the embedded photos and evaluation images, the style (generated unless given).
     data = out / "data"
-    size = config["train"]["size"] or 256
+    models = trained_models(config)
     subprocess.run(arst("sample-photos", "--out", str(data / "photos"), *config["content"]["photos"]), check=True)
-    subprocess.run(arst("prepare", "--content", str(data / "photos"), "--out", str(data / "content.npy"),
-                        "--size", str(size)), check=True)
+    for size in sorted({image_size(spec, config) for spec in models.values()}):  # the sizes trained at
+        subprocess.run(arst("prepare", "--content", str(data / "photos"), "--out", str(data / f"content-{size}px.npy"),
+                            "--size", str(size)), check=True)
     evals = []
     for name, source in config["eval_content"].items():
         evals.append(str(data / "eval" / f"{name}.png"))
@@ -96,9 +97,10 @@ def main() -> int:
 
     jobs = []  # every model's first seed first: a budget that runs out leaves whole variants
     for seed in config["seeds"]:
-        for name, spec in trained_models(config).items():
+        for name, spec in models.items():
             folder = out / "models" / name / style_name / f"seed{seed}"
-            cmd = arst("train", "--content", str(data / "content.npy"), "--style", style, "--out", str(folder),
+            cache = data / f"content-{image_size(spec, config)}px.npy"
+            cmd = arst("train", "--content", str(cache), "--style", style, "--out", str(folder),
                        "--seed", str(seed), "--threads", str(config["train"]["threads"]), "--no-progress",
                        *train_argv(spec, config))
             jobs.append((name, seed, folder, cmd))

@@ -10,7 +10,8 @@ import pytest
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
 from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
-from arst.plan import evaluation_argv, experiment_argv, loss_weights_file, recipe_of, train_argv, trained_models
+from arst.plan import (batch_size, evaluation_argv, experiment_argv, image_size, loss_weights_file, recipe_of,
+                       train_argv, trained_models)
 
 CONFIG = {
     "implementations": {
@@ -49,7 +50,7 @@ def test_every_model_and_its_name():
 def test_train_arguments_round_trip_through_the_command_line():
     flags, argv = _argv(trained_models(CONFIG)["paper_literal"])
     assert flags["--name"] == "paper_literal" and flags["--steps"] == "12" and flags["--batch"] == "2"
-    assert "--size" not in flags  # null: the recipe's own
+    assert flags["--size"] == "256"  # null in the config: the recipe's own
     overrides = parse_overrides([argv[i + 1] for i, a in enumerate(argv) if a == "--set"])
     assert overrides == {"conditioner_init": "normal", "conditioner_lr": None}  # null, not 'None'
     assert shlex.split(shlex.join(argv)) == argv
@@ -124,3 +125,16 @@ def test_experiment_settings_round_trip_through_their_verbs():
     saddle = experiment_argv(config, "saddle")  # the detector's settings, not the ablation's
     assert saddle == ["--window", "5", "--warmup", "30", "--content-drop", str(SADDLE["content_drop"]),
                       "--style-rise", str(SADDLE["style_rise"])]
+
+
+def test_image_size_and_batch_are_the_implementations_then_the_configs_then_the_recipes():
+    config = copy.deepcopy(CONFIG)  # train: batch 2, size null
+    config["implementations"]["baseline"]["train"] = {"size": 64, "batch": 3}
+    config["implementations"]["corrected"]["set"] = {"image_size": 96}
+    models = trained_models(config)
+    assert [image_size(models[m], config) for m in ("baseline", "corrected", "paper_literal")] == [64, 96, 256]
+    assert [batch_size(models[m], config) for m in ("baseline", "corrected", "paper_literal")] == [3, 2, 2]
+    flags, _ = _argv(models["corrected-fixed0"], config)  # varies corrected: trains as it does
+    assert (flags["--size"], flags["--batch"]) == ("96", "2")
+    config["train"]["batch"] = None
+    assert batch_size(models["paper_literal"], config) == 8  # the corrected recipe's

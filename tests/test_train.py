@@ -65,6 +65,8 @@ def test_train_writes_outputs_with_provenance(tmp_path, content, style):
     assert meta["step"] == 3 and meta["seed"] == 5 and meta["loss_net"] == "random(seed=0)"
     assert meta["recipe"]["name"] == "corrected" and "optimizer" not in meta
     assert meta["content_images"] == 3 and meta["arst_version"]
+    # The stored recipe states what was trained, not the preset's 8 images of 256 px.
+    assert (meta["recipe"]["batch_size"], meta["recipe"]["image_size"]) == (2, 32)
 
 
 def test_conditioner_frozen_unless_trained(tmp_path, content, style):

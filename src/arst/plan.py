@@ -53,18 +53,32 @@ def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _train(spec: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config's `train:` with the implementation's own `train:` over it."""
+    return {**config["train"], **spec.get("train", {})}
+
+
+def image_size(spec: Mapping[str, Any], config: Mapping[str, Any]) -> int:
+    """The side of the images a model trains on, which its content cache is prepared at: its
+    implementation's `train.size`, else the config's, else its recipe's image_size."""
+    return _train(spec, config)["size"] or recipe_of(spec["name"], spec).image_size
+
+
+def batch_size(spec: Mapping[str, Any], config: Mapping[str, Any]) -> int:
+    """A model's batch: its implementation's `train.batch`, else the config's, else its recipe's."""
+    return _train(spec, config)["batch"] or recipe_of(spec["name"], spec).batch_size
+
+
 def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """`arst train` arguments for one model, beyond its paths, seed and threads."""
-    train = {**config["train"], **spec.get("train", {})}
+    train = _train(spec, config)
     runtime = {**config["runtime"], **spec.get("runtime", {})}
     args = ["--recipe", spec["recipe"], "--name", spec["name"]]
     for key, value in spec.get("set", {}).items():
         # As YAML, which `--set` reads back: None must arrive as null, not the string 'None'.
         args += ["--set", f"{key}={json.dumps(value)}"]
     args += ["--epochs", str(train["epochs"])] if train.get("epochs") else ["--steps", str(train["steps"])]
-    for key in ("batch", "size"):
-        if train.get(key):
-            args += [f"--{key}", str(train[key])]
+    args += ["--batch", str(batch_size(spec, config)), "--size", str(image_size(spec, config))]
     args += ["--checkpoint-every", str(train["checkpoint_every"]), "--log-every", str(train["log_every"]),
              "--diagnostics-every", str(train["diagnostics_every"]),
              "--loss-weights", str(config["loss_network"]["weights"]),

@@ -220,6 +220,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
                           f"log_every ({log_every}) must all be at least 1")
     if cache.size != size:
         raise ConfigError(f"content cache {content} holds {cache.size}px images, training asks for {size}px")
+    # The recipe the checkpoint stores states what was trained, batch and size overrides included.
+    recipe = recipe.replace(batch_size=batch, image_size=size)
     style_image = load_style(style, recipe.style_size)
 
     train_step = TrainStep(recipe, runtime, style_image, seed, loss_weights, loss_seed)

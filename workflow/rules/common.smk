@@ -9,6 +9,7 @@ from arst.plan import (
     ablation_model,
     evaluation_argv,
     experiment_argv,
+    image_size,
     loss_weights_file,
     train_argv,
     trained_models,
@@ -100,6 +101,11 @@ def loss_weights_input(w):
 
 def train_args(w):
     return shlex.join(train_argv(TRAINED[w.model], config))
+
+
+def content_cache(w):
+    """The content cache prepared at the size this model trains on (arst.plan decides it)."""
+    return f"results/data/content-{_plan(image_size, TRAINED[w.model], config)}px.npy"
 
 
 def evaluation_args(verb, with_model=True):

@@ -73,13 +73,11 @@ rule prepare_content:
     input:
         content_input,
     output:
-        cache="results/data/content.npy",
-        listing="results/data/content.json",
+        cache="results/data/content-{size}px.npy",
+        listing="results/data/content-{size}px.json",
     log:
-        "results/logs/prepare_content.log",
+        "results/logs/prepare_content/{size}px.log",
     conda:
         "../../envs/arst.yaml"
-    params:
-        size=lambda w: config["train"]["size"] or 256,
     shell:
-        "arst prepare --content {input} --out {output.cache} --size {params.size} > {log} 2>&1"
+        "arst prepare --content {input} --out {output.cache} --size {wildcards.size} > {log} 2>&1"

@@ -5,7 +5,7 @@
 
 rule train:
     input:
-        content="results/data/content.npy",
+        content=content_cache,
         style=style_image,
         weights=loss_weights_input,
     output:
