@@ -45,14 +45,18 @@ def _check_figures(result, printed):
         assert line in printed
 
 
-def test_bench_on_cpu(tmp_path, capsys):
-    result, printed = _run(tmp_path, capsys, "--device", "cpu")
+def test_bench_on_cpu_compares_a_runtime_that_differs(tmp_path, capsys):
+    # On the CPU the default fast path is the plain fp32 one, which the numerics check would
+    # find equal to itself whatever it compared; bf16 autocast (which the CPU runs too) makes
+    # the two runs differ, so the check must see a difference, and a bounded one.
+    result, printed = _run(tmp_path, capsys, "--device", "cpu", "--precision", "bf16")
     _check_figures(result, printed)
-    assert result["device"] == "cpu" and result["fast"]["dtype"] == result["shipped"]["dtype"] == "fp32"
-    # On the CPU the fast path resolves to the plain one: the two runs must agree exactly.
-    assert result["numerics"]["max_rel_diff"] == 0.0
+    assert result["device"] == "cpu" and (result["shipped"]["dtype"], result["fast"]["dtype"]) == ("fp32", "bf16")
     assert "compile=False" in result["fast"]["runtime"]
-    assert "max relative difference 0.000% (goal 2%: met)" in printed
+    numerics = result["numerics"]
+    assert 0 < numerics["max_rel_diff"] < 0.15  # bf16's 8 bits over 3 steps (about 4% seen)
+    assert numerics["max_rel_diff"] == max(v["rel_diff"] for v in numerics["per_layer"].values())
+    assert f"max relative difference {100 * numerics['max_rel_diff']:.3f}% (goal 2%: " in printed
 
 
 def test_bench_with_padded_channels_on_cpu(tmp_path, capsys):

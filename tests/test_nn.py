@@ -141,6 +141,8 @@ def test_runtime_rejects_bad_channel_multiple(value):
 
 
 def test_runtime_channel_multiple_from_text():
+    plain = Runtime.resolve("cpu")  # auto on the CPU: none of the fast path, which does not help there
+    assert (plain.precision, plain.compile, plain.channels_last) == ("fp32", False, False)
     assert Runtime.resolve("cpu", channel_multiple="8").channel_multiple == 8
     assert Runtime.resolve("cpu").channel_multiple == 1
     assert "channels padded to 8" in Runtime.resolve("cpu", channel_multiple=8).describe()

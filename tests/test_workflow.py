@@ -98,8 +98,19 @@ def test_tiny_config_end_to_end(tiny_run):
     for figure in ("loss_vs_alpha.png", "loss_vs_alpha.pdf", "stylization_grid.png"):
         assert (results / "figures" / figure).stat().st_size > 1000
     summary = pd.read_csv(results / "tables" / "sweep_summary.csv")
-    assert set(summary["implementation"]) == {"baseline", "corrected"}
-    assert summary["spearman_rho"].between(-1, 1).all()
+    # One row per implementation, held value of the others and swept layer (4 + 3 layers, twice).
+    assert summary.groupby("implementation").size().to_dict() == {"baseline": 8, "corrected": 6}
+    for row in summary.itertuples():
+        # The summary against the sweep's own rows, recomputed another way (pandas' ranks).
+        sweep = pd.read_csv(results / "tables" / "sweep" / f"{row.implementation}_mosaic_seed1.csv")
+        own = sweep[(sweep["others"] == row.others) & (sweep["swept_layer"] == row.swept_layer)
+                    & (sweep["term"] == row.swept_layer)]
+        curve = own.groupby("alpha")["loss"].mean()
+        assert list(curve.index) == [0.0, 0.5, 1.0]  # sweep_points: 3
+        rho = pd.Series(curve.index).corr(pd.Series(curve.values), method="spearman")
+        assert row.spearman_rho == pytest.approx(rho)
+        assert row.monotonic_fall == (curve.is_monotonic_decreasing and curve.iloc[-1] < curve.iloc[0])
+        assert (row.loss_at_0, row.loss_at_1) == pytest.approx((curve.iloc[0], curve.iloc[-1]))
     losses = pd.read_csv(results / "models" / "corrected" / "mosaic" / "seed1" / "losses.csv")
     assert losses["step"].tolist() == list(range(12))
     log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
