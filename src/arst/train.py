@@ -211,6 +211,9 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     size = image_size or recipe.image_size
     every = checkpoint_every or recipe.checkpoint_every
     content = Path(content)
+    # The style first: a missing style must not wait for the whole content folder to decode
+    # (COCO's 83,000 images).
+    style_image = load_style(style, recipe.style_size)
     cache = ContentCache(content) if content.suffix == ".npy" else ContentCache.from_folder(content, size)
     if (steps is None) == (epochs is None):
         raise ConfigError("give exactly one of steps and epochs")
@@ -221,7 +224,6 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
                           f"log_every ({log_every}) must all be at least 1")
     if cache.size != size:
         raise ConfigError(f"content cache {content} holds {cache.size}px images, training asks for {size}px")
-    style_image = load_style(style, recipe.style_size)
 
     train_step = TrainStep(recipe, runtime, style_image, seed, loss_weights, loss_seed)
     model, vgg, objective = train_step.model, train_step.vgg, train_step.objective
