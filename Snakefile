@@ -2,13 +2,17 @@
 # `snakemake --cores N` builds every figure and table of the configured comparison.
 from snakemake.utils import min_version, validate
 
+from arst.plan import read_config_file
+
 min_version("9.0")
 
 
 # The offline default, unless the command line names config files: those then replace it
 # whole (Snakemake would otherwise merge them key by key into the default's lists of styles
-# and images).
+# and images). It is read once first: for a broken YAML file Snakemake names neither the
+# file nor the line.
 if not workflow.overwrite_configfiles:
+    read_config_file("config/config.yaml")
 
     configfile: "config/config.yaml"
 

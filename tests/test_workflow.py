@@ -92,6 +92,62 @@ def test_invalid_config_is_rejected_naming_the_key(tmp_path):
     assert proc.returncode != 0 and "channel_multiple" in proc.stderr + proc.stdout
 
 
+@pytest.mark.parametrize("addition, unexpected, where", [
+    ("train: {stpes: 12}", "stpes", "['train']"),
+    ("evaluation: {sweep_point: 3}", "sweep_point", "['evaluation']"),
+    ("evaluation: {noise: {dot: 3}}", "dot", "['evaluation']['noise']"),
+    ("implementations: {b: {recipe: baseline, train: {gpu: 1}}}", "gpu", "['implementations']['b']['train']"),
+    ("implementations: {b: {recipe: baseline, runtime: {precison: fp32}}}", "precison",
+     "['implementations']['b']['runtime']"),
+    ("styles: {m: {procedural: mosaic, sed: 1}}", "sed", "['styles']['m']"),
+    ("loss_network: {weight: imagenet}", "weight", "['loss_network']"),
+], ids=["train", "evaluation", "noise", "impl-train", "impl-runtime", "style", "loss_network"])
+def test_an_unknown_key_anywhere_is_named_with_its_path(tmp_path, addition, unexpected, where):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(addition + "\n")
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"({unexpected!r} was unexpected)" in out and f"On instance{where}:" in out, out[-3000:]
+
+
+def test_every_named_file_is_checked_when_the_workflow_loads(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIGS / "test.yaml").read_text()
+                   .replace("{procedural: mosaic, seed: 0, size: 64}", "{file: styles/gone.jpg}")
+                   .replace("astronaut: {embedded: astronaut}", "astronaut: {file: /no/astronaut.png}")
+                   .replace("  source: embedded", "  source: coco\n  coco_existing: /no/coco\n  folder: photos"))
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for line in ("config styles.mosaic.file: image not found: styles/gone.jpg",
+                 "config eval_content.astronaut.file: image not found: /no/astronaut.png",
+                 "config content.folder: folder not found: photos",
+                 "config content.coco_existing: folder not found: /no/coco"):
+        assert line in out, out[-3000:]
+
+
+def test_a_broken_default_config_is_named(tmp_path):
+    """Without --configfile the workflow reads config/config.yaml in the working directory."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("train:\n  steps: 3\n   typo: 1\n")
+    proc = snakemake("-n", "--directory", str(tmp_path), check=False)
+    assert proc.returncode != 0
+    assert "config file config/config.yaml is not valid YAML, line 3" in proc.stdout + proc.stderr
+
+
+@pytest.mark.workflow
+def test_a_missing_style_file_is_reported_after_a_completed_run(tiny_run, tmp_path):
+    """With every output there, the DAG never asks for the style image: the check must not wait
+    for it."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIGS / "test.yaml").read_text()
+                   .replace("{procedural: mosaic, seed: 0, size: 64}", f"{{file: {tmp_path / 'gone.jpg'}}}"))
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tiny_run), check=False)
+    assert proc.returncode != 0
+    assert f"config styles.mosaic.file: image not found: {tmp_path / 'gone.jpg'}" in proc.stdout + proc.stderr
+
+
 @pytest.mark.workflow
 def test_tiny_config_end_to_end(tiny_run):
     results = tiny_run / "results"

@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
-from arst.plan import recipe_of, train_argv, trained_models
+from arst.plan import check_named_files, recipe_of, train_argv, trained_models
 
 IMPLS = list(config["implementations"])
 STYLES = list(config["styles"])
@@ -26,6 +26,7 @@ def _plan(fn, *args):
         raise ValueError(str(exc)) from None
 
 
+_plan(check_named_files, config)
 TRAINED = _plan(trained_models, config)
 RECIPES = {name: _plan(recipe_of, name, spec) for name, spec in TRAINED.items()}
 
