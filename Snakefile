@@ -1,10 +1,17 @@
 # arst: Adjustable Real-Time Style Transfer, reproduced.
 # `snakemake --cores N` builds every figure and table of the configured comparison.
+import os
+
 from snakemake.utils import min_version, validate
 
 from arst.plan import read_config_file
 
 min_version("9.0")
+
+
+# Under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the rules'
+# environment; it runs from a copy in .snakemake/conda/ and learns where the checkout is here.
+os.environ["ARST_SOURCE"] = workflow.basedir
 
 
 # The offline default, unless the command line names config files: those then replace it
