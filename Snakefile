@@ -11,7 +11,8 @@ min_version("9.0")
 
 # Under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the rules'
 # environment; it runs from a copy in .snakemake/conda/ and learns where the checkout is here.
-os.environ["ARST_SOURCE"] = workflow.basedir
+# (Set, not read: the `envvars:` directive asserts variables the user must provide.)
+os.environ.update(ARST_SOURCE=workflow.basedir)
 
 
 # The offline default, unless the command line names config files: those then replace it
