@@ -41,7 +41,7 @@ VERBS: dict[str, tuple[str, str]] = {
                                        "fixed a"),
     "saddle": ("experiments", "detect the saddle-point event in training logs; gradient cosine; "
                               "disjoint-layer ablation"),
-    "claims": ("experiments", "the verdict table: one row per claim of the spec's section 5"),
+    "claims": ("experiments", "the verdict table: one row per claim in docs/spec.md, section 5"),
     "bench": ("bench", "training img/s and stylizing fps: the fast path against the port as shipped"),
 }
 
