@@ -151,3 +151,20 @@ def test_train_with_a_missing_style_fails_before_reading_the_content(trained, tm
             str(tmp_path / "run"), "--steps", "1", "--size", "32", "--set", "style_size=64"]
     assert main(argv) == 2
     _one_line_error(capsys, "train", f"style image not found: {tmp_path / 'missing.jpg'}")
+
+
+def test_alpha_gif_loops_through_the_alpha_path(trained, tmp_path, capsys):
+    from PIL import Image, ImageSequence
+    model, content = trained
+    out = tmp_path / "sweep.gif"
+    assert main(["alpha-gif", "--checkpoint", str(model), "--image", str(content / "amber.jpg"), "--size", "32",
+                 "--frames-per-leg", "2", "--frame-ms", "50", "--width", "160", "--out", str(out)]) == 0
+    with Image.open(out) as gif:
+        frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(gif)]
+        assert gif.info["loop"] == 0 and gif.info["duration"] == 50
+    # The baseline has 4 style layers: legs 0 -> e_k -> 0 for each, then 0 -> 1 -> 0, 2 frames each.
+    assert len(frames) == (2 * 4 + 2) * 2 and frames[0].width == 160
+    assert frames[0].height > 160  # the image, and the alpha bars under it
+    assert main(["alpha-gif", "--checkpoint", str(model), "--image", str(content / "amber.jpg"),
+                 "--frame-ms", "5", "--out", str(tmp_path / "x.gif")]) == 2
+    _one_line_error(capsys, "alpha-gif", "frame duration 5 ms")

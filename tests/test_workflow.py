@@ -191,3 +191,45 @@ def test_report_has_every_figure_with_a_caption(tiny_run):
     for rule_file in (ROOT / "workflow" / "rules").glob("*.smk"):
         for caption in re.findall(r'caption="\.\./report/([\w.]+)"', rule_file.read_text()):
             assert (ROOT / "workflow" / "report" / caption).stat().st_size > 50, caption
+
+
+@pytest.mark.workflow
+def test_report_is_organised_by_experiment_with_html_tables(tiny_run):
+    import json
+    import zipfile
+    snakemake("--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run),
+              "--report", "report.zip")
+    with zipfile.ZipFile(tiny_run / "report.zip") as report:
+        page = report.read("report/report.html").decode()
+    categories = json.loads(re.search(r"var categories = (\{.*?\});", page, re.S).group(1))
+    # Every result sits in an experiment's category and a named subcategory, never "Other".
+    assert "Other" not in categories and all("Other" not in subs for subs in categories.values()), categories
+    shown = {path for subs in categories.values() for paths in subs.values() for path in paths}
+    # Every summary table (those with a Markdown version for people), as an HTML page.
+    tables = {f"results/report/{p.stem}.html" for p in (tiny_run / "results" / "tables").glob("*.md")}
+    assert len(tables) >= 10 and tables <= shown, tables - shown
+    assert categories["Verdict"] == {"Tables": ["results/report/claims.html"]}
+    assert categories["Training"] == {"Figures": ["results/figures/training_curves.png"],
+                                      "Tables": ["results/report/benchmarks.html"]}
+    assert categories["Alpha sweep"] == {"Animations": ["results/report/alpha_sweep.html"]}
+    assert set(categories["Layer loss vs alpha"]) == {"Figures", "Tables"}
+    # The description of the run, rendered from the config.
+    assert "Implementations in this run: baseline, corrected." in page and "random weights" in page
+    claims = (tiny_run / "results" / "report" / "claims.html").read_text()
+    assert claims.count("<tr") == len(pd.read_csv(tiny_run / "results" / "tables" / "claims.csv")) + 1
+
+
+@pytest.mark.workflow
+def test_animated_sweeps_and_training_curves_are_targets(tiny_run):
+    from PIL import Image
+    for impl in ("baseline", "corrected"):
+        with Image.open(tiny_run / "results" / "figures" / "alpha_sweep" / f"{impl}_mosaic_seed1.gif") as gif:
+            layers = 4 if impl == "baseline" else 3
+            assert gif.n_frames == (2 * layers + 2) * 6 and gif.info["loop"] == 0
+    sweep_page = (tiny_run / "results" / "report" / "alpha_sweep.html").read_text()
+    assert sweep_page.count("data:image/gif;base64,") == 2
+    bench = pd.read_csv(tiny_run / "results" / "tables" / "benchmarks.csv")
+    assert sorted(bench["job"]) == ["ablation_mosaic_seed1", "baseline_mosaic_seed1",
+                                    "corrected-fixed0_mosaic_seed1", "corrected_mosaic_seed1"]
+    assert (bench["wall_s"] > 0).all()
+    assert (tiny_run / "results" / "figures" / "training_curves.png").stat().st_size > 1000

@@ -36,6 +36,7 @@ rule plot_loss_vs_alpha:
             "results/figures/loss_vs_alpha.png",
             caption="../report/loss_vs_alpha.rst",
             category="Layer loss vs alpha",
+            subcategory="Figures",
         ),
         pdf="results/figures/loss_vs_alpha.pdf",
     log:
@@ -51,11 +52,7 @@ rule sweep_summary:
         sweep_tables(),
     output:
         csv="results/tables/sweep_summary.csv",
-        md=report(
-            "results/tables/sweep_summary.md",
-            caption="../report/sweep_summary.rst",
-            category="Layer loss vs alpha",
-        ),
+        md="results/tables/sweep_summary.md",
     log:
         "results/logs/sweep_summary.log",
     conda:
@@ -78,6 +75,7 @@ rule plot_stylization_grid:
             "results/figures/stylization_grid.png",
             caption="../report/stylization_grid.rst",
             category="Layer loss vs alpha",
+            subcategory="Figures",
         ),
         pdf="results/figures/stylization_grid.pdf",
     log:

@@ -43,6 +43,11 @@ VERBS: dict[str, tuple[str, str]] = {
                               "disjoint-layer ablation"),
     "claims": ("experiments", "the verdict table: one row per claim in docs/spec.md, section 5"),
     "bench": ("bench", "training img/s and stylizing fps: the fast path against the port as shipped"),
+    "alpha-gif": ("report", "an animated alpha sweep: one image stylized as each layer's alpha goes 0 -> 1 -> 0"),
+    "plot-training": ("report", "figure: every run's raw loss terms over its training steps"),
+    "benchmarks": ("report", "one table of the jobs' Snakemake benchmark files: wall time, memory, CPU"),
+    "report-table": ("report", "a CSV table as an HTML page (snakemake --report shows HTML inline)"),
+    "report-gifs": ("report", "animations on one HTML page (snakemake --report shows HTML inline)"),
 }
 
 
