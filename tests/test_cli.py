@@ -168,3 +168,20 @@ def test_alpha_gif_loops_through_the_alpha_path(trained, tmp_path, capsys):
     assert main(["alpha-gif", "--checkpoint", str(model), "--image", str(content / "amber.jpg"),
                  "--frame-ms", "5", "--out", str(tmp_path / "x.gif")]) == 2
     _one_line_error(capsys, "alpha-gif", "frame duration 5 ms")
+
+
+def test_training_curves_and_benchmarks_verbs(trained, tmp_path, capsys):
+    import pandas as pd
+    model, _ = trained
+    losses = model.parent / "losses.csv"
+    assert main(["plot-training", "--run", "one", str(losses), "--run", "two", str(losses),
+                 "--png", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert main(["plot-training", "--run", "gone", str(tmp_path / "losses.csv"), "--png", str(tmp_path / "x.png")]) == 2
+    _one_line_error(capsys, "plot-training", f"{tmp_path / 'losses.csv'} not found")
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                   "2.5\t0:00:02\t100\t200\t90\t95\t0\t1\t80\t2\n")
+    assert main(["benchmarks", "--run", "job1", str(tsv), "--csv", str(tmp_path / "b.csv")]) == 0
+    assert pd.read_csv(tmp_path / "b.csv").to_dict("records") == [
+        {"job": "job1", "wall_s": 2.5, "max_rss_mb": 100, "mean_load_pct": 80, "cpu_s": 2}]

@@ -30,9 +30,14 @@ def _report_gifs(p):
     return run
 
 
+def _labelled_runs(p, file: str, help: str) -> None:
+    """`--run LABEL FILE`, repeated: one per job or run, into args.runs (args.run is the verb's runner)."""
+    p.add_argument("--run", nargs=2, action="append", required=True, dest="runs", metavar=("LABEL", file),
+                   help=f"{help} (repeat)")
+
+
 def _benchmarks(p):
-    p.add_argument("--run", nargs=2, action="append", required=True, dest="runs", metavar=("LABEL", "TSV"),
-                   help="a job's label and its Snakemake benchmark file (repeat)")
+    _labelled_runs(p, "TSV", "a job's label and its Snakemake benchmark file")
     p.add_argument("--csv", required=True)
     p.add_argument("--md")
 
@@ -63,8 +68,7 @@ def _alpha_gif(p):
 
 
 def _plot_training(p):
-    p.add_argument("--run", nargs=2, action="append", required=True, dest="runs", metavar=("LABEL", "LOSSES"),
-                   help="a panel's title and a run's losses.csv, with its model.pt beside it (repeat)")
+    _labelled_runs(p, "LOSSES", "a panel's title and a run's losses.csv, with its model.pt beside it")
     p.add_argument("--png", required=True)
     p.add_argument("--pdf")
 
