@@ -301,13 +301,15 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         diag_log.add(torch.cat([torch.full((1,), step, device=runtime.device, dtype=torch.float32),
                                 diagnostics.adjustability(model, probe, runtime, probe_alphas)]))
 
-    def save_checkpoint(step: int) -> None:
-        train_log.flush(wait=True)
+    def save_checkpoint(step: int) -> list[list[float]]:
+        """Write every pending row, then the checkpoint; returns the loss rows written."""
+        rows = train_log.flush(wait=True)
         diag_log.flush(wait=True)
         checkpoint.save(ckpt_path, checkpoint.provenance(
             **identity, step=step, steps=steps, content=str(content), content_images=len(cache),
             style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
             ema=objective.ema.value.detach().cpu(), runtime=runtime.describe()))
+        return rows
 
     batches = StepBatches(cache, batch, recipe.shuffle, seed).loader(start, steps, workers, runtime.cuda)
     began = time.perf_counter()
@@ -328,9 +330,9 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
             rows = train_log.flush()
             diag_log.flush()
             newest = rows[-1] if rows else newest  # the rows of the flush before this one
-        shown.update(done, newest)
         if done % every == 0 and done != steps:
-            save_checkpoint(done)
+            newest = (save_checkpoint(done) or [newest])[-1]
+        shown.update(done, newest)
     shown.close()
     if start < steps:
         if diagnostics_every:
