@@ -225,7 +225,7 @@ def test_animated_sweeps_and_training_curves_are_targets(tiny_run):
     for impl in ("baseline", "corrected"):
         with Image.open(tiny_run / "results" / "figures" / "alpha_sweep" / f"{impl}_mosaic_seed1.gif") as gif:
             layers = 4 if impl == "baseline" else 3
-            assert gif.n_frames == (2 * layers + 2) * 6 and gif.info["loop"] == 0
+            assert gif.n_frames == (2 * layers + 2) * 4 and gif.info["loop"] == 0  # 4 frames per leg
     sweep_page = (tiny_run / "results" / "report" / "alpha_sweep.html").read_text()
     assert sweep_page.count("data:image/gif;base64,") == 2
     bench = pd.read_csv(tiny_run / "results" / "tables" / "benchmarks.csv")

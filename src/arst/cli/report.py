@@ -52,10 +52,10 @@ def _alpha_gif(p):
     p.add_argument("--checkpoint", required=True, help="the trained model.pt")
     p.add_argument("--image", required=True, help="the content image (cropped square, as the experiments do)")
     p.add_argument("--size", type=int, default=128, help="side of the stylized square, pixels")
-    p.add_argument("--frames-per-leg", type=int, default=6,
+    p.add_argument("--frames-per-leg", type=int, default=4,
                    help="frames from one alpha vector of the path to the next")
     p.add_argument("--frame-ms", type=int, default=120, help="how long each frame shows")
-    p.add_argument("--width", type=int, default=256,
+    p.add_argument("--width", type=int, default=192,
                    help="least width of the GIF, pixels (the output is enlarged by a whole factor)")
     p.add_argument("--out", required=True, help="the GIF")
     runtime_args(p)
