@@ -3,6 +3,7 @@
 import base64
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -56,3 +57,19 @@ def test_benchmark_table_from_snakemake_files(tmp_path):
         benchmark_table([("c", tmp_path / "c.tsv")])
     with pytest.raises(DataError, match="table not found: .*d.tsv"):
         benchmark_table([("d", tmp_path / "d.tsv")])
+
+
+@pytest.mark.parametrize("side, width, shown", [(40, 192, 200), (96, 192, 192), (300, 192, 300), (512, 192, 384)],
+                         ids=["enlarged-5x", "enlarged-2x", "as-is", "shrunk"])
+def test_animation_frames_enlarge_small_outputs_by_whole_factors_and_shrink_large_ones(side, width, shown):
+    import torch
+    from PIL import ImageFont
+
+    from arst.animate import _frame
+    image = torch.rand(1, 3, side, side) * 255
+    frame = _frame(image, ["relu2_2", "relu3_4"], [0.0, 1.0], width, ImageFont.load_default())
+    assert frame.width == shown and frame.height > shown  # the image, then the bars
+    if shown % side == 0:  # enlarged: each output pixel is a block of identical pixels
+        factor = shown // side
+        block = np.asarray(frame.crop((0, 0, factor, factor)))
+        assert (block == block[0, 0]).all()

@@ -57,11 +57,15 @@ def _alpha_panel(width: int, layer_names: Sequence[str], alpha: Sequence[float],
 
 
 def _frame(image: torch.Tensor, layer_names: Sequence[str], alpha: Sequence[float], width: int, font) -> Image.Image:
-    """The output, enlarged by a whole factor to at least `width` pixels (each pixel a block:
-    the GIF shows the pixels the model made, and blocks compress far better than
-    interpolated ones), above the alpha bars."""
+    """The output above the alpha bars. A small output is enlarged by a whole factor to at least
+    `width` pixels (each pixel a block: the GIF shows the pixels the model made, and blocks
+    compress far better than interpolated ones); one wider than 2 x `width` (the paper's 512 px)
+    is shrunk to that, since the GIF is a preview and its size grows with its area."""
     pixels = image.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
     picture = Image.fromarray(pixels)
+    if picture.width > 2 * width:
+        picture = picture.resize((2 * width, max(1, round(picture.height * 2 * width / picture.width))),
+                                 Image.LANCZOS)
     factor = max(1, -(-width // picture.width))
     picture = picture.resize((picture.width * factor, picture.height * factor), Image.NEAREST)
     panel = _alpha_panel(picture.width, layer_names, alpha, font)
