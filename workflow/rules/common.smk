@@ -136,7 +136,8 @@ def per_model(pattern, impls=None):
 
 def saddle_runs():
     """(variant, style, model.pt, losses.csv) of every run the saddle table reads: each
-    implementation's, and its disjoint-layer ablation's where the config asks for them."""
+    implementation's, and its disjoint-layer ablation's where the config asks for them.
+    """
     variants = [("adjustable", lambda impl: impl)]
     if EVAL["saddle"]["ablation"]:
         variants.append(("ablation", ablation_model))
