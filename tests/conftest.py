@@ -10,6 +10,9 @@ import pytest
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 
+# The browser tests' fixtures and their deselection where Chromium is missing.
+pytest_plugins = ["chromium_plugin"]
+
 
 @pytest.fixture(scope="session")
 def shared_images() -> Path:

@@ -43,6 +43,10 @@ VERBS: dict[str, tuple[str, str]] = {
                               "disjoint-layer ablation"),
     "claims": ("experiments", "the verdict table: one row per claim of the spec's section 5"),
     "bench": ("bench", "training img/s and stylizing fps: the fast path against the port as shipped"),
+    "explore": ("explore", "a local web page: one slider per style layer, the picture restylized as "
+                           "they move (prints the latency of one update)"),
+    "explorer-page": ("explore", "the static alpha explorer: one offline HTML file of sliders over the "
+                                 "sweep's images"),
 }
 
 
