@@ -1,5 +1,6 @@
 """The Snakemake workflow as users run it: lint, format, dry-runs, the tiny config end to end."""
 
+import json
 import os
 import re
 import subprocess
@@ -63,6 +64,7 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
     assert counts["retrain_compare"] == len(retrain["impls"]) * runs
     assert counts["claims"] == 1 and counts["saddle"] == 1
     assert counts["plot_loss_vs_alpha"] == 1 and counts["plot_stylization_grid"] == 1
+    assert counts["explorer_page"] == 1
     if name == "paper":  # the faithful run fetches its inputs
         assert counts["fetch_coco"] == 1 and counts["fetch_vgg"] == 1
         assert counts["fetch_image"] == len(cfg["styles"]) + len(cfg["eval_content"])
@@ -104,6 +106,11 @@ def test_tiny_config_end_to_end(tiny_run):
     assert losses["step"].tolist() == list(range(12))
     log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
     assert "RANDOM weights" in log
+    # The static explorer holds every sweep image, with the others at 0 and at 1.
+    html = (results / "explorer" / "index.html").read_text()
+    data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
+    assert [i["name"] for i in data["implementations"]] == ["baseline", "corrected"]
+    assert data["others"] == [0.0, 1.0] and data["frame_count"] == 2 * 3 * (4 + 3)  # others x points x layers
 
 
 @pytest.mark.workflow
@@ -132,6 +139,7 @@ def test_report_has_every_figure_with_a_caption(tiny_run):
         names = report.namelist()
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").glob("*.png"))
     assert figures and all(any(n.endswith(f) for n in names) for f in figures), (figures, names)
+    assert any(n.endswith("explorer/index.html") for n in names), names
     for rule_file in (ROOT / "workflow" / "rules").glob("*.smk"):
         for caption in re.findall(r'caption="\.\./report/([\w.]+)"', rule_file.read_text()):
             assert (ROOT / "workflow" / "report" / caption).stat().st_size > 50, caption

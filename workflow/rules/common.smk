@@ -122,6 +122,15 @@ def sweep_tables(w=None):
     )
 
 
+def sweep_image_dirs(w=None):
+    return expand(
+        "results/images/sweep/{impl}_{style}_seed{seed}",
+        impl=IMPLS,
+        style=STYLES,
+        seed=SEEDS,
+    )
+
+
 # --- the comparison (compare.smk) ---
 
 EVAL = config["evaluation"]
