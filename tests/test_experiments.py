@@ -3,7 +3,6 @@ hand-checkable cases (a model whose alpha has no effect, flat and saddle-shaped 
 identical images, small synthetic tables)."""
 
 import math
-import sys
 
 import numpy as np
 import pandas as pd
