@@ -126,7 +126,7 @@ def main() -> int:
         time.sleep(1)
 
     import pandas as pd
-    from arst.experiments.adjustability import adjustability_table, long_form, training_curve
+    from arst.experiments.adjustability import adjustability_table, training_curve
     from arst.experiments.retrain import fixed_alpha_gap
     from arst.plots.adjustability import adjustability_figure
     from arst.runtime import Runtime
@@ -144,7 +144,7 @@ def main() -> int:
         curves.append(training_curve(folder / "model.pt", folder / "adjustability.csv", style_name))
     (out / "tables").mkdir(exist_ok=True)
     if tables:
-        summary = long_form(pd.concat(tables, ignore_index=True))
+        summary = pd.concat(tables, ignore_index=True)
         summary.to_csv(out / "tables" / "adjustability.csv", index=False)
         curve = pd.concat(curves, ignore_index=True)
         curve.to_csv(out / "tables" / "adjustability_curves.csv", index=False)

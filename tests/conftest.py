@@ -13,6 +13,9 @@ import pytest
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 
+# The browser tests' fixtures and their deselection where Chromium is missing.
+pytest_plugins = ["chromium_plugin"]
+
 
 # --------------------------------------------------------------------------- SLURM tests
 # The tests marked `slurm` need a running cluster. On a machine with none (a user's laptop,

@@ -91,3 +91,19 @@ def test_columns_follow_the_layers():
         build_model(load_recipe("corrected", style_layers=["relu2_2"], inference_alpha=[1.0]), 0),
         torch.rand(1, 3, 8, 8) * 255))
     assert np.isnan(one["min_layer_distance"])  # one layer: no pair to compare
+
+
+@pytest.mark.parametrize("period", [4, 8, 16])
+def test_motif_size_of_a_grating_is_its_period(period):
+    from arst.experiments.adjustability import motif_size
+    x = torch.arange(64, dtype=torch.float64)
+    vertical = torch.sin(2 * np.pi * x / period)[None, None, None, :].expand(2, 3, 64, 64)
+    assert motif_size(vertical) == pytest.approx(period, rel=1e-9)
+    assert motif_size(vertical.transpose(-1, -2) + 7.0) == pytest.approx(period, rel=1e-9)  # offsets ignored
+    assert np.isnan(motif_size(torch.full((1, 3, 8, 8), 5.0)))  # no structure, no size
+
+
+def test_layers_order_by_depth():
+    from arst.experiments.adjustability import depth
+    names = ["relu4_4", "relu2_2", "relu5_4", "relu3_4", "relu3_3"]
+    assert sorted(names, key=depth) == ["relu2_2", "relu3_3", "relu3_4", "relu4_4", "relu5_4"]

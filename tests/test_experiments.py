@@ -3,7 +3,6 @@ hand-checkable cases (a model whose alpha has no effect, flat and saddle-shaped 
 identical images, small synthetic tables)."""
 
 import math
-import sys
 
 import numpy as np
 import pandas as pd
@@ -82,7 +81,8 @@ def test_summarize_synthetic_sweep():
     rows = []
     for layer, sign in (("relu2_2", -1), ("relu3_4", +1)):
         for a in np.linspace(0, 1, 5):
-            rows.append({"implementation": "x", "loss_net": "random", "train_steps": 1, "style": "s", "seed": 1,
+            rows.append({"implementation": "x", "loss_net": "random", "train_steps": 1, "precision": "fp32",
+                         "style": "s", "seed": 1,
                          "others": 0.0, "swept_layer": layer, "term": layer, "alpha": a, "loss": 2 + sign * a})
     out = summarize(pd.DataFrame(rows)).set_index("swept_layer")
     assert out.loc["relu2_2", "spearman_rho"] == pytest.approx(-1) and out.loc["relu2_2", "monotonic_fall"]
@@ -135,49 +135,129 @@ def test_noise_masks():
     assert (spots == 0).sum() == 29  # a disc of radius 3 has 29 pixels
 
 
-def _tables(rho, psnr, events, ratio):
-    base = {"implementation": "corrected", "loss_net": "random(seed=0)", "train_steps": 150}
-    seeds = [1, 2]
-    sweep = pd.DataFrame([{**base, "seed": s, "others": o, "swept_layer": "relu2_2", "spearman_rho": rho,
-                           "monotonic_fall": rho < 0} for s in seeds for o in (0.0, 1.0)])
-    identity = pd.DataFrame([{**base, "seed": s, "psnr": psnr + s, "ssim": 0.9} for s in seeds])
-    saddle = pd.DataFrame([{**base, "seed": s, "variant": v, "event": e, "cosine_mean": -0.1}
-                           for s in seeds for v, e in (("adjustable", events[0]), ("ablation", events[1]))])
-    retrain = pd.DataFrame([{**base, "seed": s, "alpha_vector": "1,0,0", "term": t, "loss_adjusted": ratio,
-                             "loss_retrained": 1.0} for s in seeds for t in ("content", "relu2_2")])
-    adjust = pd.DataFrame([{**base, "seed": s, "style": "mosaic", "layer": layer, "response": response,
-                            "min_layer_distance": distinct, "dead_fraction": 0.3}
-                           for s in seeds for layer in ("relu2_2", "relu3_4")])
-    return {"adjustability": adjust, "sweep": sweep, "identity": identity, "saddle": saddle, "retrain": retrain}
+BASE = {"implementation": "corrected", "loss_net": "random(seed=0)", "train_steps": 150, "precision": "fp32"}
+RUNS = [("mosaic", 1), ("mosaic", 2), ("swirl", 1), ("swirl", 2)]
 
 
-response, distinct = 30.0, 5.0
+def _table(rows_per_run):
+    """One table over the four runs (2 styles x 2 seeds): rows_per_run(style, seed) -> rows."""
+    return pd.DataFrame([{**BASE, "style": st, "seed": se, **row} for st, se in RUNS for row in rows_per_run(st, se)])
 
 
-def test_claims_from_synthetic_tables():
-    table, impls = claims_mod.claims(_tables(rho=-0.9, psnr=30.0, events=("100", "none"), ratio=1.5))
-    assert impls == ["corrected"]
-    holds = table.set_index("measure")["holds (corrected)"]
-    assert list(holds) == ["yes", "yes", "yes", "not run", "not run", "not run", "yes", "yes"]
-    assert "31.5 ± 0.71 (n=2)" in table.loc[2, "corrected"]
-    table, _ = claims_mod.claims(_tables(rho=0.3, psnr=10.0, events=("none", "none"), ratio=3.0))
-    assert list(table["holds (corrected)"]) == ["yes", "no", "no", "not run", "not run", "not run", "inconclusive",
-                                                "no"]
+def _adjust(response=30.0, distinct=5.0, motifs=(3.0, 5.0, 9.0)):
+    layers = ("relu2_2", "relu3_4", "relu4_4")
+    return _table(lambda st, se: [{"layer": l, "depth": d, "response": response, "min_layer_distance": distinct,
+                                   "dead_fraction": 0.3, "motif_px": m}
+                                  for l, d, m in zip(layers, (2.2, 3.4, 4.4), motifs)])
 
 
-def test_alpha_claims_are_not_applicable_to_a_model_that_ignores_alpha(monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "response", 0.01)  # under the 2-grey-level floor
-    table, _ = claims_mod.claims(_tables(rho=-0.9, psnr=30.0, events=("100", "none"), ratio=1.5))
-    holds = list(table["holds (corrected)"])
-    assert holds[0] == claims_mod.NO_RESPONSE
-    # sweep and retrain need a model that responds; content at alpha 0 and the saddle do not.
-    assert holds[1] == "not applicable: the model does not respond to alpha" == holds[7]
-    assert holds[2] == "yes" and holds[6] == "yes"
-    monkeypatch.setattr(sys.modules[__name__], "response", 30.0)
-    monkeypatch.setattr(sys.modules[__name__], "distinct", 0.5)  # responds, layers alike
-    holds = list(claims_mod.claims(_tables(rho=-0.9, psnr=30.0, events=("100", "none"), ratio=1.5))[0][
-        "holds (corrected)"])
-    assert holds[0] == claims_mod.NOT_DISTINCT
-    assert holds[1] == "not applicable: the layers' effects are not distinct" and holds[7] == "yes"
-    head = claims_mod.header(_tables(-1, 30, ("none", "none"), 1))
+def _tables(rho=-0.9, change=-0.2, psnr=30.0, ratio=3.0, **adjust):
+    sweep = _table(lambda st, se: [{"others": o, "swept_layer": "relu2_2", "spearman_rho": rho,
+                                    "relative_change": change} for o in (0.0, 1.0)])
+    identity = _table(lambda st, se: [{"psnr": psnr + se, "ssim": 0.9}])
+    noise = _table(lambda st, se: [{"condition": c, "ratio": ratio, "output_change": 3.0}
+                                   for c in ("mask", "spots")])
+    return {"adjustability": _adjust(**adjust), "sweep": sweep, "identity": identity, "noise": noise}
+
+
+def _holds(tables, claim):
+    table, _ = claims_mod.claims(tables)
+    return table.set_index("claim").loc[claim, "holds (corrected)"], table.set_index("claim").loc[claim, "corrected"]
+
+
+LAYERS, IDENTITY, MOTIFS = (claims_mod.CLAIMS[k][0] for k in (1, 2, 4))
+ADJUSTABLE, NOISE, SADDLE, RETRAIN = (claims_mod.CLAIMS[k][0] for k in (0, 6, 7, 8))
+
+
+def test_claims_judge_every_run_and_say_when_runs_disagree():
+    assert _holds(_tables(), LAYERS)[0] == "yes" and _holds(_tables(), IDENTITY)[0] == "yes"
+    tables = _tables()
+    swirl = tables["sweep"]["style"] == "swirl"
+    tables["sweep"].loc[swirl, ["spearman_rho", "relative_change"]] = [0.8, 0.3]  # rises in one style
+    assert _holds(tables, LAYERS)[0] == "mixed: yes in 2/4, no in 2/4 runs"  # not averaged away
+    assert _holds(_tables(change=-0.001), LAYERS)[0] == "no effect"  # under the 1% floor, rho or not
+    assert _holds(_tables(psnr=10.0), IDENTITY)[0] == "no"
+
+
+def test_one_run_shows_its_value_not_a_zero_spread():
+    assert claims_mod.spread([4.5]) == "4.5 (n=1)"
+    assert claims_mod.spread([1.0, 3.0]) == "2 ± 1.4 (1..3, n=2)"
+    assert claims_mod.spread([]) == "n/a"
+
+
+def test_noise_is_judged_by_the_ratio_to_the_input_change():
+    assert _holds(_tables(ratio=3.0), NOISE)[0] == "yes"
+    assert _holds(_tables(ratio=1.2), NOISE)[0] == "no"  # passed through, not amplified
+
+
+def test_motif_size_must_grow_with_depth():
+    assert _holds(_tables(), MOTIFS)[0] == "yes"
+    assert _holds(_tables(motifs=(9.0, 5.0, 3.0)), MOTIFS)[0] == "no"
+    assert _holds(_tables(motifs=(3.0, 9.0, 5.0)), MOTIFS)[0] == "inconclusive"
+
+
+def test_alpha_claims_are_not_applicable_to_a_model_that_ignores_alpha():
+    tables = _tables(response=0.01)  # under the 2-grey-level floor
+    assert _holds(tables, ADJUSTABLE)[0] == claims_mod.NO_RESPONSE
+    assert _holds(tables, LAYERS)[0] == "not applicable: the model does not respond to alpha"
+    assert _holds(tables, IDENTITY)[0] == "yes" and _holds(tables, NOISE)[0] == "yes"  # not about alpha
+    tables = _tables(distinct=0.5)  # responds, but every layer does the same
+    assert _holds(tables, ADJUSTABLE)[0] == claims_mod.NOT_DISTINCT
+    assert _holds(tables, MOTIFS)[0] == "not applicable: the layers' effects are not distinct"
+
+
+def _retrain(adjusted: dict, retrained: dict, runs=RUNS[:1]):
+    """Per alpha vector: {term: loss} of the adjustable model and of the model retrained there."""
+    return pd.DataFrame([{**BASE, "style": st, "seed": se, "alpha_vector": a, "term": t,
+                          "loss_adjusted": adjusted[a][t], "loss_retrained": retrained[a][t]}
+                         for st, se in runs for a in retrained for t in retrained[a]])
+
+
+def test_adjusted_vs_retrained_needs_a_control_that_could_fail_it():
+    retrained = {"1,0,0": {"content": 1.0, "relu2_2": 1.0}, "0,0,1": {"content": 1.0, "relu2_2": 8.0}}
+    verdict = lambda adjusted: claims_mod.claim_retrain(_retrain(adjusted, retrained), "corrected")[1]  # noqa: E731
+    assert verdict(retrained) == "yes"
+    near = {"1,0,0": {"content": 1.2, "relu2_2": 1.5}, "0,0,1": {"content": 0.9, "relu2_2": 6.0}}
+    assert verdict(near) == "yes"
+    # A constant model, the same output whatever alpha: within 2x of neither retrained extreme.
+    constant = {a: {"content": 1.0, "relu2_2": 2.9} for a in retrained}
+    assert verdict(constant) == "no"
+    # Retraining at the other alpha changes nothing: no loss comparison can tell a constant model.
+    flat = {a: {"content": 1.0, "relu2_2": 1.0} for a in retrained}
+    assert claims_mod.claim_retrain(_retrain(flat, flat), "corrected")[1].startswith("inconclusive: retraining")
+    one = {"1,0,0": retrained["1,0,0"]}
+    assert claims_mod.claim_retrain(_retrain(one, one), "corrected")[1] == "inconclusive: one retrained alpha, no control"
+
+
+def test_saddle_verdicts_need_a_run_that_searched_the_step_and_an_ablation():
+    def table(event, searched_to, ablation_event=None):
+        rows = [{**BASE, "style": "s", "seed": 1, "variant": "adjustable", "event": event, "cosine_mean": -0.2,
+                 "searched_from": 400, "searched_to": searched_to, "content_layer": "relu3_4"}]
+        if ablation_event is not None:
+            rows.append({**rows[0], "variant": "ablation", "event": ablation_event, "content_layer": "relu4_2"})
+        return pd.DataFrame(rows)
+    judge = lambda *a: claims_mod.claim_saddle(table(*a), "corrected")[1]  # noqa: E731
+    assert judge("2900", 5000, "none") == "yes"
+    assert judge("2900", 5000, "3100") == "no: it survives the ablation"
+    assert judge("2900", 5000) == "inconclusive: no ablation"
+    assert judge("none", 5000) == "no: none near step 3000"
+    # 3,000 steps with a window of 500 cannot place an event at step 3,000: no refutation.
+    assert judge("none", 2500).startswith("inconclusive: the run cannot place an event")
+
+
+def test_detector_skips_the_warm_up_transient():
+    steps = np.arange(600)
+    # Only a transient at the start (content falls, style rises while the EMA settles).
+    content = np.where(steps < 30, 10.0, 3.0)
+    style = np.where(steps < 30, 1.0, 2.0)
+    assert detect_saddle(steps, content, style, window=20)["event_step"] == 30  # the old detector fires
+    assert detect_saddle(steps, content, style, window=20, warmup=300)["event_step"] is None
+    # A real event after the warm-up is still found, at its step.
+    content, style = np.where(steps < 450, 10.0, 3.0), np.where(steps < 450, 1.0, 2.0)
+    assert detect_saddle(steps, content, style, window=20, warmup=300)["event_step"] == 450
+
+
+def test_claims_header_names_the_runs_and_the_precision():
+    head = claims_mod.header(_tables())
     assert "random(seed=0)" in head and "150 steps" in head and "RANDOM" in head
+    assert "styles mosaic, swirl x seeds 1, 2" in head and "precision: fp32" in head

@@ -15,7 +15,7 @@ CONFIG = {
         "corrected": {"recipe": "corrected", "set": {"style_size": 64}},
         "paper_literal": {"recipe": "corrected", "set": {"conditioner_init": "normal", "conditioner_lr": None}},
     },
-    "evaluation": {"saddle": {"ablation_impl": "corrected", "ablation_content_layer": "relu4_2"},
+    "evaluation": {"saddle": {"ablation": True, "ablation_content_layer": "relu4_2"},
                    "retrain": {"impls": ["corrected", "missing"], "alphas": [{"relu3_4": 1.0}, {}]}},
     "train": {"steps": 12, "epochs": None, "batch": 2, "size": None, "checkpoint_every": 4, "log_every": 2,
               "diagnostics_every": 4},
@@ -32,12 +32,12 @@ def _argv(spec, config=CONFIG):
 
 def test_every_model_and_its_name():
     models = trained_models(CONFIG)
-    assert list(models) == ["baseline", "corrected", "paper_literal", "ablation",
-                            "corrected-fixed0", "corrected-fixed1"]
+    assert list(models) == ["baseline", "corrected", "paper_literal", "baseline-ablation", "corrected-ablation",
+                            "paper_literal-ablation", "corrected-fixed0", "corrected-fixed1"]
     # Models are named by their config key; the derived ones by the implementation they vary.
-    assert [m["name"] for m in models.values()] == ["baseline", "corrected", "paper_literal", "corrected",
-                                                    "corrected", "corrected"]
-    assert models["ablation"]["set"] == {"style_size": 64, "content_layer": "relu4_2"}
+    assert [m["name"] for m in models.values()] == ["baseline", "corrected", "paper_literal", "baseline",
+                                                    "corrected", "paper_literal", "corrected", "corrected"]
+    assert models["corrected-ablation"]["set"] == {"style_size": 64, "content_layer": "relu4_2"}
     assert models["corrected-fixed0"]["set"]["alpha_fixed"] == [0.0, 1.0, 0.0]  # relu2_2, relu3_4, relu4_4
     assert models["corrected-fixed1"]["set"]["alpha_fixed"] == [0.0, 0.0, 0.0]
     assert recipe_of("paper_literal", models["paper_literal"]).name == "paper_literal"
@@ -66,9 +66,8 @@ def test_a_bad_override_or_ablation_names_the_config_key():
     with pytest.raises(ConfigError, match=r"config implementations.corrected: .*cin_position"):
         trained_models(config)
     config = copy.deepcopy(CONFIG)
-    config["evaluation"]["saddle"]["ablation_impl"] = "nope"
-    with pytest.raises(ConfigError, match="ablation_impl: 'nope' is not an implementation"):
-        trained_models(config)
+    config["evaluation"]["saddle"]["ablation"] = False
+    assert not any(name.endswith("-ablation") for name in trained_models(config))
 
 
 def _sources(**content):

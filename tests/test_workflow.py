@@ -1,5 +1,6 @@
 """The Snakemake workflow as users run it: lint, format, dry-runs, the tiny config end to end."""
 
+import json
 import os
 import re
 import subprocess
@@ -53,7 +54,7 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
     cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     runs = len(cfg["styles"]) * len(cfg["seeds"])
     retrain, saddle = cfg["evaluation"]["retrain"], cfg["evaluation"]["saddle"]
-    trained = (len(cfg["implementations"]) + bool(saddle["ablation_impl"])
+    trained = (len(cfg["implementations"]) * (1 + bool(saddle["ablation"]))
                + len(retrain["impls"]) * len(retrain["alphas"]))
     counts = job_counts(snakemake("-n", "--configfile", str(CONFIGS / f"{name}.yaml"),
                                   "--directory", str(tmp_path)).stdout)
@@ -63,6 +64,7 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
     assert counts["retrain_compare"] == len(retrain["impls"]) * runs
     assert counts["claims"] == 1 and counts["saddle"] == 1
     assert counts["plot_loss_vs_alpha"] == 1 and counts["plot_stylization_grid"] == 1
+    assert counts["explorer_page"] == 1
     if name == "paper":  # the faithful run fetches its inputs
         assert counts["fetch_coco"] == 1 and counts["fetch_vgg"] == 1
         assert counts["fetch_image"] == len(cfg["styles"]) + len(cfg["eval_content"])
@@ -160,6 +162,11 @@ def test_tiny_config_end_to_end(tiny_run):
     assert losses["step"].tolist() == list(range(12))
     log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
     assert "RANDOM weights" in log
+    # The static explorer holds every sweep image, with the others at 0 and at 1.
+    html = (results / "explorer" / "index.html").read_text()
+    data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
+    assert [i["name"] for i in data["implementations"]] == ["baseline", "corrected"]
+    assert data["others"] == [0.0, 1.0] and data["frame_count"] == 2 * 3 * (4 + 3)  # others x points x layers
 
 
 @pytest.mark.workflow
@@ -188,6 +195,7 @@ def test_report_has_every_figure_with_a_caption(tiny_run):
         names = report.namelist()
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").glob("*.png"))
     assert figures and all(any(n.endswith(f) for n in names) for f in figures), (figures, names)
+    assert any(n.endswith("/index.html") for n in names), names  # the explorer, by its file name
     for rule_file in (ROOT / "workflow" / "rules").glob("*.smk"):
         for caption in re.findall(r'caption="\.\./report/([\w.]+)"', rule_file.read_text()):
             assert (ROOT / "workflow" / "report" / caption).stat().st_size > 50, caption
@@ -233,3 +241,52 @@ def test_animated_sweeps_and_training_curves_are_targets(tiny_run):
                                     "corrected-fixed0_mosaic_seed1", "corrected_mosaic_seed1"]
     assert (bench["wall_s"] > 0).all()
     assert (tiny_run / "results" / "figures" / "training_curves.png").stat().st_size > 1000
+
+
+NAMES_CONFIG = """
+content: {source: embedded, photos: [astronaut, coffee]}
+eval_content: {astronaut: {embedded: astronaut}}
+styles:
+  mosaic: {procedural: mosaic, seed: 0, size: 64}
+  swirl: {procedural: swirl, seed: 0, size: 64}
+loss_network: {weights: random, seed: 0}
+implementations:   # the README's ablation example: two entries from one preset
+  corrected: {recipe: corrected, set: {style_size: 32}}
+  corrected_vgg16:
+    recipe: corrected
+    set: {style_size: 32, vgg: vgg16, style_layers: [relu2_2, relu3_3, relu4_3], content_layer: relu3_3}
+seeds: [1, 2]
+train: {steps: 2, batch: 1, size: 32, checkpoint_every: 2, log_every: 1, diagnostics_every: 1}
+evaluation:
+  size: 32
+  sweep_points: 2
+  combinations: [{relu2_2: 1.0}]
+  noise: {dots: 3, sigma: 1.0, spots: 1, radius: 2}
+  diversity: {samples: 2, gram_layers: [relu2_2]}
+  saddle: {window: 1, warmup: 0, ablation: false}
+  retrain: {impls: [corrected_vgg16], alphas: [{relu2_2: 1.0}, {relu4_3: 1.0}]}
+"""
+
+
+@pytest.mark.workflow
+def test_two_models_from_one_preset_keep_their_names_in_every_table(tmp_path):
+    """Two styles, two seeds, two implementations made from the corrected preset: every table
+    and the claims keep them apart (a model's name is its config key, not its preset's)."""
+    config = tmp_path / "names.yaml"
+    config.write_text(NAMES_CONFIG)
+    snakemake("--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
+    tables = tmp_path / "results" / "tables"
+    runs = {(impl, style, seed) for impl in ("corrected", "corrected_vgg16")
+            for style in ("mosaic", "swirl") for seed in (1, 2)}
+    for name in ("adjustability", "sweep_summary", "content_identity", "combinations", "noise", "diversity"):
+        table = pd.read_csv(tables / f"{name}.csv")
+        assert set(zip(table["implementation"], table["style"], table["seed"])) == runs, name
+    vgg16 = pd.read_csv(tables / "adjustability.csv").query("implementation == 'corrected_vgg16'")
+    assert set(vgg16["layer"]) == {"relu2_2", "relu3_3", "relu4_3"}  # its own layers, not corrected's
+    retrain = pd.read_csv(tables / "retrain.csv")
+    assert set(retrain["implementation"]) == {"corrected_vgg16"} and retrain["alpha_vector"].nunique() == 2
+    claims = pd.read_csv(tables / "claims.csv").set_index("claim")
+    assert {"corrected", "corrected_vgg16"} <= set(claims.columns)
+    assert "n=4" in claims.loc["Combinations of layers give distinct looks", "corrected"] or \
+        claims.loc["Combinations of layers give distinct looks", "holds (corrected)"].startswith("not applicable")
+    assert "(n=4)" in claims.iloc[0]["corrected"] or "n=4)" in claims.iloc[0]["corrected"]

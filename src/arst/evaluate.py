@@ -45,7 +45,8 @@ class Evaluator:
     def labels(self) -> dict[str, Any]:
         """What every table row carries, so a figure can label itself."""
         return {"implementation": self.recipe.name, "seed": self.meta["seed"],
-                "loss_net": self.meta["loss_net"], "train_steps": self.meta["step"]}
+                "loss_net": self.meta["loss_net"], "train_steps": self.meta["step"],
+                "precision": self.runtime.precision}
 
     def stylize(self, images: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         return stylize_tensor(self.model, images, alpha, self.runtime)

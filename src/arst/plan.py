@@ -27,22 +27,24 @@ def recipe_of(name: str, spec: Mapping[str, Any]) -> Recipe:
         raise ConfigError(f"config implementations.{name}: {exc}") from None
 
 
+def ablation_model(impl: str) -> str:
+    """The key of `impl`'s disjoint-layer ablation (content moved off the style layers)."""
+    return f"{impl}-ablation"
+
+
 def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every model the workflow trains, key -> spec (recipe, set, train, name): the configured
-    implementations, the saddle point's disjoint-layer ablation, and the fixed-alpha models of
+    implementations, the saddle point's disjoint-layer ablation of each, and the fixed-alpha models of
     'adjusted vs retrained'. A model's name (in its checkpoint and every table) is its
     implementation's config key; the ablation and fixed-alpha models carry the key of the
     implementation they vary."""
     impls = config["implementations"]
     evaluation = config["evaluation"]
     out = {impl: {**spec, "name": impl} for impl, spec in impls.items()}
-    base = evaluation["saddle"]["ablation_impl"]
-    if base:
-        if base not in impls:
-            raise ConfigError(f"config evaluation.saddle.ablation_impl: {base!r} is not an implementation "
-                              f"({', '.join(impls)})")
+    if evaluation["saddle"]["ablation"]:
         layer = evaluation["saddle"]["ablation_content_layer"]
-        out["ablation"] = {**out[base], "set": {**out[base].get("set", {}), "content_layer": layer}}
+        for impl in impls:
+            out[ablation_model(impl)] = {**out[impl], "set": {**out[impl].get("set", {}), "content_layer": layer}}
     for impl in [i for i in evaluation["retrain"]["impls"] if i in impls]:
         layers = recipe_of(impl, out[impl]).style_layers
         for k, alpha in enumerate(evaluation["retrain"]["alphas"]):

@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
-from arst.plan import check_named_files, recipe_of, train_argv, trained_models
+from arst.plan import ablation_model, check_named_files, recipe_of, train_argv, trained_models
 
 IMPLS = list(config["implementations"])
 STYLES = list(config["styles"])
@@ -123,11 +123,19 @@ def sweep_tables(w=None):
     )
 
 
+def sweep_image_dirs(w=None):
+    return expand(
+        "results/images/sweep/{impl}_{style}_seed{seed}",
+        impl=IMPLS,
+        style=STYLES,
+        seed=SEEDS,
+    )
+
+
 # --- the comparison (compare.smk) ---
 
 EVAL = config["evaluation"]
 RUN = "{impl}_{style}_seed{seed}"
-ABLATION_IMPL = EVAL["saddle"]["ablation_impl"]
 RETRAIN_IMPLS = [i for i in EVAL["retrain"]["impls"] if i in IMPLS]
 RETRAIN_ALPHAS = EVAL["retrain"]["alphas"]
 
@@ -137,19 +145,19 @@ def per_model(pattern, impls=None):
 
 
 def saddle_runs():
-    """(variant, style, model.pt, losses.csv) of every run the saddle table reads."""
+    """(variant, style, model.pt, losses.csv) of every run the saddle table reads: each
+    implementation's, and its disjoint-layer ablation's where the config asks for them.
+    """
+    variants = [("adjustable", lambda impl: impl)]
+    if EVAL["saddle"]["ablation"]:
+        variants.append(("ablation", ablation_model))
     runs = [
-        ("adjustable", style, f"results/models/{impl}/{style}/seed{seed}/model.pt")
+        (variant, style, f"results/models/{model(impl)}/{style}/seed{seed}/model.pt")
+        for variant, model in variants
         for impl in IMPLS
         for style in STYLES
         for seed in SEEDS
     ]
-    if ABLATION_IMPL:
-        runs += [
-            ("ablation", style, f"results/models/ablation/{style}/seed{seed}/model.pt")
-            for style in STYLES
-            for seed in SEEDS
-        ]
     return [(v, s, m, m.replace("model.pt", "losses.csv")) for v, s, m in runs]
 
 

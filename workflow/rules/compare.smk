@@ -326,14 +326,11 @@ rule saddle:
         "results/logs/saddle.log",
     conda:
         "../../envs/arst.yaml"
-    threads: EVAL["threads"]
-    resources:
-        gpu=EVAL["gpu"],
     params:
         runs=" ".join(f"--run {shlex.join(run)}" for run in saddle_runs()),
         s=EVAL["saddle"],
     shell:
-        "arst saddle {params.runs} --window {params.s[window]}"
+        "arst saddle {params.runs} --window {params.s[window]} --warmup {params.s[warmup]}"
         " --content-drop {params.s[content_drop]} --style-rise {params.s[style_rise]}"
         " --csv {output.csv} --md {output.md} --curves {output.curves} > {log} 2>&1"
 

@@ -64,12 +64,7 @@ rule sweep_summary:
 rule plot_stylization_grid:
     input:
         tables=sweep_tables(),
-        images=expand(
-            "results/images/sweep/{impl}_{style}_seed{seed}",
-            impl=IMPLS,
-            style=STYLES,
-            seed=SEEDS,
-        ),
+        images=sweep_image_dirs(),
     output:
         png=report(
             "results/figures/stylization_grid.png",
@@ -97,9 +92,36 @@ rule stylization_grid:
         rules.plot_stylization_grid.output,
 
 
+# The static alpha explorer: per-layer sliders over the sweep's images (the others at 0 and
+# at 1), every implementation side by side, in one HTML file that holds its images.
+rule explorer_page:
+    input:
+        tables=sweep_tables(),
+        images=sweep_image_dirs(),
+    output:
+        report(
+            "results/explorer/index.html",
+            caption="../report/explorer.rst",
+            category="Explorer",
+            subcategory="Interactive page",
+        ),
+    log:
+        "results/logs/explorer_page.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst explorer-page {input.tables} --out {output} > {log} 2>&1"
+
+
+rule explorer:
+    input:
+        rules.explorer_page.output,
+
+
 TARGETS["sweep"] = [
     "results/figures/loss_vs_alpha.png",
     "results/figures/loss_vs_alpha.pdf",
     "results/tables/sweep_summary.md",
     "results/figures/stylization_grid.png",
+    "results/explorer/index.html",
 ]

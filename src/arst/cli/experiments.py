@@ -131,6 +131,7 @@ def _saddle(p):
     p.add_argument("--window", type=int, default=20, help="steps compared before and after")
     p.add_argument("--content-drop", type=float, default=0.3, help="fraction content must fall")
     p.add_argument("--style-rise", type=float, default=0.1, help="fraction style must rise")
+    p.add_argument("--warmup", type=int, default=0, help="steps before the detector looks")
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
     p.add_argument("--curves", required=True, help="long CSV of the curves (for the figure)")
@@ -138,12 +139,13 @@ def _saddle(p):
     def run(args):
         from ..experiments.saddle import saddle
         from ..tables import write_table
-        summary, curves = saddle(args.runs, args.window, args.content_drop, args.style_rise)
+        summary, curves = saddle(args.runs, args.window, args.content_drop, args.style_rise, args.warmup)
         write_table(curves, args.curves)
         nets = ", ".join(sorted(summary["loss_net"].astype(str).unique()))
         write_table(summary, args.csv, args.md, title=(
             f"Saddle point: content falls by >= {args.content_drop:.0%} while style rises by >= "
-            f"{args.style_rise:.0%} within {args.window} steps (loss network: {nets})"))
+            f"{args.style_rise:.0%} within {args.window} steps, after a warm-up of {args.warmup} steps "
+            f"(loss network: {nets})"))
     return run
 
 

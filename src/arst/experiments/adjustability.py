@@ -1,22 +1,61 @@
-"""Adjustability (the claims' first row): does the trained model respond to alpha, and
-differently per layer? The same measures as the training diagnostic (arst.diagnostics), on
-the evaluation images; and the training diagnostic's curve, labelled, for the figure."""
+"""Adjustability (the claims' first rows): does the trained model respond to alpha, and
+differently per layer, and how large are the motifs each layer's alpha adds? The same
+measures as the training diagnostic (arst.diagnostics), on the evaluation images; and the
+training diagnostic's curve, labelled, for the figure."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+import torch
 
 from ..diagnostics import adjustability, as_dict
 from ..evaluate import Evaluator
 from .common import load_eval_images
 
 
+def motif_size(residual: torch.Tensor) -> float:
+    """1 / the power-weighted mean spatial frequency of `residual` (B, C, H, W), in pixels: the
+    typical size of the structures it holds. Computed on the channel mean, each image's own
+    mean removed, from the power spectrum summed over the batch (the zero frequency left out).
+    A grating of period P pixels gives P. NaN for a residual without structure."""
+    grey = residual.detach().double().mean(dim=1)
+    grey = grey - grey.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(grey).abs().square().sum(dim=0)
+    h, w = power.shape
+    frequency = torch.hypot(torch.fft.fftfreq(h, dtype=torch.float64)[:, None],
+                            torch.fft.fftfreq(w, dtype=torch.float64)[None, :])
+    total = power.sum()
+    if total <= 0:
+        return float("nan")
+    return float(total / (power * frequency).sum())
+
+
+def depth(layer: str) -> float:
+    """relu{block}_{conv} -> a number that orders layers by depth in the loss network."""
+    block, conv = map(int, re.fullmatch(r"relu(\d+)_(\d+)", layer).groups())
+    return block + conv / 10
+
+
 def adjustability_table(checkpoint, style, images, size=128, style_name="style", runtime=None) -> pd.DataFrame:
-    """One row: the model's labels and the measures over all evaluation images."""
+    """One row per style layer: its response and motif size, beside the model's other measures
+    (over all evaluation images) and its labels."""
     ev = Evaluator.load(checkpoint, style, runtime)
     _, batch = load_eval_images(images, size)
-    measures = as_dict(ev.recipe.style_layers, adjustability(ev.model, batch, ev.runtime))
-    return pd.DataFrame([{**ev.labels, "style": style_name, "images": len(batch), "size": size, **measures}])
+    layers = list(ev.recipe.style_layers)
+    measures = as_dict(layers, adjustability(ev.model, batch, ev.runtime))
+    base = ev.stylize(batch, torch.zeros(1, len(layers))).clamp(0, 255)
+    rows = []
+    for i, layer in enumerate(layers):
+        alpha = torch.zeros(1, len(layers))
+        alpha[0, i] = 1.0
+        residual = ev.stylize(batch, alpha).clamp(0, 255) - base
+        shared = {k: v for k, v in measures.items() if not k.startswith("response_")}
+        rows.append({**ev.labels, "style": style_name, "images": len(batch), "size": size, "layer": layer,
+                     "depth": depth(layer), "response": measures[f"response_{layer}"],
+                     "motif_px": motif_size(residual), **shared})
+    return pd.DataFrame(rows)
 
 
 def training_curve(checkpoint, log, style_name="style") -> pd.DataFrame:
@@ -30,14 +69,5 @@ def training_curve(checkpoint, log, style_name="style") -> pd.DataFrame:
     return curve.assign(**labels)
 
 
-def long_form(table: pd.DataFrame) -> pd.DataFrame:
-    """The per-layer responses as rows (layer, response): implementations differ in layers."""
-    response = [c for c in table.columns if c.startswith("response_")]
-    keys = [c for c in table.columns if c not in response]
-    out = table.melt(id_vars=keys, value_vars=response, var_name="layer", value_name="response")
-    out["layer"] = out["layer"].str.removeprefix("response_")
-    return out.dropna(subset=["response"])
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    return long_form(table)
+    return table

@@ -51,7 +51,7 @@ def combinations(checkpoint, style, images, specs, size=128, style_name="style",
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per alpha vector: each term's loss and the mean pixel distance to the other vectors' outputs."""
-    keys = ["implementation", "loss_net", "train_steps", "style", "seed", "combo", "combo_label",
+    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "combo", "combo_label",
             "alpha_vector", "ignored"]
     table = table.assign(ignored=table["ignored"].fillna(""))
     wide = table.pivot_table(index=keys, columns="term", values="loss", aggfunc="mean")

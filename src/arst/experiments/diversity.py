@@ -71,7 +71,7 @@ def diversity(checkpoint, style, images, samples=6, seed=0, size=128, gram_layer
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    keys = ["implementation", "loss_net", "train_steps", "style", "seed", "image", "gram_layers"]
+    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "image", "gram_layers"]
     out = table.groupby(keys, sort=False).agg(
         samples=("sample", "count"), pixel_distance=("pixel_distance", "mean"),
         gram_distance=("gram_distance", "mean"), content_loss=("content_loss", "mean"),

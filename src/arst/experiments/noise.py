@@ -103,6 +103,6 @@ def noise(checkpoint, style, images, size=128, dots=9, sigma=1.5, spots=5, radiu
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    keys = ["implementation", "loss_net", "train_steps", "style", "seed", "condition"]
+    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "condition"]
     return (table.groupby(keys, sort=False)[["alpha_change", "input_change", "output_change", "ratio"]]
             .mean().reset_index())

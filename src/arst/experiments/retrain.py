@@ -52,7 +52,7 @@ def fixed_alpha_gap(retrained: list[str], style, images, size=128, runtime=None)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    keys = ["implementation", "loss_net", "train_steps", "style", "seed", "alpha_vector", "term"]
+    keys = ["implementation", "loss_net", "train_steps", "precision", "style", "seed", "alpha_vector", "term"]
     out = table.groupby(keys, sort=False)[["loss_adjusted", "loss_retrained"]].mean().reset_index()
     out["ratio"] = out["loss_adjusted"] / out["loss_retrained"]
     return out

@@ -20,16 +20,31 @@ def style_curve(log: pd.DataFrame, prefix: str = "loss_") -> pd.Series:
     return log[cols].sum(axis=1)
 
 
+def searchable(steps, window: int, warmup: int = 0) -> tuple[float, float]:
+    """The first and last step the detector can place an event at: a full `window` after the
+    warm-up before it, and a full `window` after it. (nan, nan) if the log is too short."""
+    steps = np.asarray(steps, dtype=float)
+    after = np.flatnonzero(steps >= warmup)
+    if len(after) == 0 or after[0] + window > len(steps) - window:
+        return np.nan, np.nan
+    return float(steps[after[0] + window]), float(steps[len(steps) - window])
+
+
 def detect_saddle(steps, content, style, window: int, content_drop: float = 0.3,
-                  style_rise: float = 0.1) -> dict:
+                  style_rise: float = 0.1, warmup: int = 0) -> dict:
     """The step where, comparing the `window` steps after it with the `window` steps before it
     (medians), content falls by at least `content_drop` (a fraction) while style rises by at
-    least `style_rise`; the strongest such step, or None. Returns the step and both changes."""
+    least `style_rise`; the strongest such step, or None. Returns the step and both changes.
+
+    Steps before `warmup` are never compared: at the start the losses move fast whatever the
+    layers share (and with the EMA starting at ones its weights sweep through orders of
+    magnitude), which the report's mid-training event is not."""
     steps, content, style = (np.asarray(v, dtype=float) for v in (steps, content, style))
     best = {"event_step": None, "content_change": np.nan, "style_change": np.nan}
     score = -np.inf
     n = len(steps)
-    for t in range(window, n - window + 1):
+    first = int(np.searchsorted(steps, warmup)) + window
+    for t in range(max(window, first), n - window + 1):
         c0, c1 = np.median(content[t - window:t]), np.median(content[t:t + window])
         s0, s1 = np.median(style[t - window:t]), np.median(style[t:t + window])
         if c0 <= 0 or s0 <= 0:
@@ -55,20 +70,24 @@ def run_labels(model_path: str | Path, variant: str) -> dict:
 
 
 def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: float = 0.3,
-           style_rise: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame]:
+           style_rise: float = 0.1, warmup: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """runs: (variant, style name, model.pt, losses.csv). Returns (summary, curves): one row per
-    run with the detected event and the gradient cosine; the long curves the figure draws."""
+    run with the detected event, the span of steps the detector could search (`searched_from`,
+    `searched_to`: a run that ends before a step cannot refute an event there) and the gradient
+    cosine; the long curves the figure draws."""
     rows, curves = [], []
     for variant, style, model_path, log_path in runs:
         labels = {**run_labels(model_path, variant), "style": style}
         log = pd.read_csv(log_path)
         content, style_sum = log["loss_content"], style_curve(log)
         ema_content, ema_style = log["ema_content"], style_curve(log, "ema_")
-        event = detect_saddle(log["step"], content, style_sum, window, content_drop, style_rise)
+        event = detect_saddle(log["step"], content, style_sum, window, content_drop, style_rise, warmup)
+        searched_from, searched_to = searchable(log["step"], window, warmup)
         cos = log["grad_cosine"].dropna()
         half = len(cos) // 2
         rows.append({**labels, "event": "none" if event["event_step"] is None else str(event["event_step"]),
-                     **event, "window": window, "cosine_mean": cos.mean(), "cosine_min": cos.min(),
+                     **event, "window": window, "warmup": warmup, "searched_from": searched_from,
+                     "searched_to": searched_to, "cosine_mean": cos.mean(), "cosine_min": cos.min(),
                      "cosine_first_half": cos.iloc[:max(half, 1)].mean(), "cosine_second_half": cos.iloc[half:].mean(),
                      "cosine_negative_fraction": float((cos < 0).mean()) if len(cos) else np.nan,
                      "content_first": content.iloc[0], "content_last": content.iloc[-1],

@@ -29,3 +29,12 @@ def save(fig, png: str | Path, pdf: str | Path | None = None) -> None:
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
     plt.close(fig)
+
+
+def first_run(table: pd.DataFrame) -> pd.DataFrame:
+    """Per implementation: its lowest seed, first style and first image (the grids show one)."""
+    parts = []
+    for _, sub in table.groupby("implementation", sort=False):
+        sub = sub[(sub["seed"] == sub["seed"].min()) & (sub["style"] == sub["style"].iloc[0])]
+        parts.append(sub[sub["image"] == sub["image"].iloc[0]])
+    return pd.concat(parts)

@@ -5,19 +5,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from PIL import Image
 
-from .common import provenance, save
-
-
-def _first(table: pd.DataFrame) -> pd.DataFrame:
-    """Per implementation: its lowest seed, first style and first image (the grids show one)."""
-    parts = []
-    for _, sub in table.groupby("implementation", sort=False):
-        sub = sub[(sub["seed"] == sub["seed"].min()) & (sub["style"] == sub["style"].iloc[0])]
-        parts.append(sub[sub["image"] == sub["image"].iloc[0]])
-    return pd.concat(parts)
+from .common import first_run, provenance, save
 
 
 def image_grid(cells: list[list[tuple[str | None, str]]], row_labels: list[str], title: str, png, pdf=None,
@@ -41,7 +31,7 @@ def image_grid(cells: list[list[tuple[str | None, str]]], row_labels: list[str],
 
 
 def content_identity_figure(table, png, pdf=None):
-    rows = _first(table)
+    rows = first_run(table)
     cells, labels = [], []
     for _, r in rows.iterrows():
         cells.append([(r["content_file"], "content"),
@@ -52,7 +42,7 @@ def content_identity_figure(table, png, pdf=None):
 
 
 def combinations_figure(table, png, pdf=None):
-    rows = _first(table[table["term"] == "content"])
+    rows = first_run(table[table["term"] == "content"])
     cells, labels = [], []
     for impl, sub in rows.groupby("implementation", sort=False):
         sub = sub.sort_values("combo")
@@ -64,7 +54,7 @@ def combinations_figure(table, png, pdf=None):
 
 
 def noise_figure(table, png, pdf=None):
-    rows = _first(table)
+    rows = first_run(table)
     first = rows[rows["implementation"] == rows["implementation"].iloc[0]]
     inputs = [(None, "")] + [(r["input_file"], f"input: {r['condition']}") for _, r in first.iterrows()]
     cells, labels = [inputs], ["noisy inputs"]
@@ -78,7 +68,7 @@ def noise_figure(table, png, pdf=None):
 
 
 def diversity_figure(table, png, pdf=None):
-    rows = _first(table)
+    rows = first_run(table)
     cells, labels = [], []
     for impl, sub in rows.groupby("implementation", sort=False):
         cells.append([(r["image_file"], f"alpha {r['alpha_vector'] if len(r['alpha_vector']) < 20 else ''}"

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .common import provenance, save
+from .common import first_run, provenance, save
 
 
 def loss_vs_alpha(table, png, pdf=None):
@@ -36,14 +36,11 @@ def loss_vs_alpha(table, png, pdf=None):
 
 
 def stylization_grid(table, png, pdf=None):
-    """For the first image and seed of each implementation: rows are layers, columns alpha 0..1."""
-    rows = table[(table["others"] == 0.0) & (table["image_file"].fillna("") != "") & (table["term"] == "content")]
-    impls = list(dict.fromkeys(rows["implementation"]))
-    blocks = []
-    for impl in impls:
-        sub = rows[rows["implementation"] == impl]
-        sub = sub[(sub["seed"] == sub["seed"].min()) & (sub["image"] == sub["image"].iloc[0])]
-        blocks.append((impl, sub))
+    """For the first style, seed and image of each implementation: rows are layers, columns
+    alpha 0..1."""
+    rows = first_run(table[(table["others"] == 0.0) & (table["image_file"].fillna("") != "")
+                           & (table["term"] == "content")])
+    blocks = list(rows.groupby("implementation", sort=False))
     n_rows = sum(b["swept_layer"].nunique() for _, b in blocks)
     n_cols = rows["alpha"].nunique()
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.2 * n_cols, 1.25 * n_rows), squeeze=False)
