@@ -29,9 +29,11 @@ def _pytest(tmp_path, sinfo_exit=None, extra_env=None, args=()):
     """pytest on TWO_TESTS; `sinfo` absent (None) or a script exiting `sinfo_exit`."""
     suite = tmp_path / "suite"
     suite.mkdir()
-    shutil.copy(ROOT / "tests" / "conftest.py", suite / "conftest.py")
+    for helper in (ROOT / "tests").glob("*.py"):  # conftest.py and the plugins it loads
+        if not helper.name.startswith("test_"):
+            shutil.copy(helper, suite / helper.name)
     (suite / "test_two.py").write_text(TWO_TESTS)
-    (suite / "pytest.ini").write_text("[pytest]\nmarkers =\n    slurm: needs a cluster\n")
+    (suite / "pytest.ini").write_text("[pytest]\nmarkers =\n    slurm: needs a cluster\n    browser: needs Chromium\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     if sinfo_exit is not None:
