@@ -1,19 +1,34 @@
 # arst: Adjustable Real-Time Style Transfer, reproduced.
 # `snakemake --cores N` builds every figure and table of the configured comparison.
+import os
+
 from snakemake.utils import min_version, validate
+
+from arst.plan import read_config_file
 
 min_version("9.0")
 
 
+# Under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the rules'
+# environment; it runs from a copy in .snakemake/conda/ and learns where the checkout is here.
+# (Set, not read: the `envvars:` directive asserts variables the user must provide.)
+os.environ.update(ARST_SOURCE=workflow.basedir)
+
+
 # The offline default, unless the command line names config files: those then replace it
 # whole (Snakemake would otherwise merge them key by key into the default's lists of styles
-# and images).
+# and images). It is read once first: for a broken YAML file Snakemake names neither the
+# file nor the line.
 if not workflow.overwrite_configfiles:
+    read_config_file("config/config.yaml")
 
     configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -32,6 +47,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -9,6 +12,78 @@ from pathlib import Path
 import pytest
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+
+# The browser tests' fixtures and their deselection where Chromium is missing.
+pytest_plugins = ["chromium_plugin"]
+
+
+# --------------------------------------------------------------------------- SLURM tests
+# The tests marked `slurm` need a running cluster. On a machine with none (a user's laptop,
+# where the README's `pytest` must pass) they are deselected, and the summary says how many
+# and how to run them. Where the cluster is part of the run (CI: `CI=true`, or
+# ARST_REQUIRE_SLURM=1, which .ci/run sets once .ci/slurm-up.sh has started one) a cluster
+# that does not answer fails every one of them instead: CI never passes without them.
+
+REQUIRE_SLURM = "ARST_REQUIRE_SLURM"
+_SLURM_NOT_RUN = pytest.StashKey[tuple[int, str]]()
+_SLURM_MISSING = pytest.StashKey[str]()
+
+
+def slurm_required() -> bool:
+    def on(name: str) -> bool:
+        return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+    return on("CI") or on(REQUIRE_SLURM)
+
+
+def slurm_down() -> str | None:
+    """None when a SLURM controller answers `sinfo`; otherwise why not, in a few words."""
+    sinfo = shutil.which("sinfo")
+    if sinfo is None:
+        return "sinfo is not installed"
+    try:
+        proc = subprocess.run([sinfo, "-h"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "sinfo did not answer within 30 s"
+    if proc.returncode != 0:
+        return f"sinfo failed: {(proc.stderr or proc.stdout).strip()[-300:] or f'exit {proc.returncode}'}"
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected what the user asked to leave out
+def pytest_collection_modifyitems(config, items):
+    slurm = [item for item in items if item.get_closest_marker("slurm")]
+    if not slurm:
+        return
+    why = slurm_down()
+    if why is None:
+        return
+    if slurm_required():
+        config.stash[_SLURM_MISSING] = why
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("slurm")]
+    config.hook.pytest_deselected(items=slurm)
+    config.stash[_SLURM_NOT_RUN] = (len(slurm), why)
+
+
+def pytest_runtest_setup(item):
+    why = item.config.stash.get(_SLURM_MISSING, None)
+    if why is not None and item.get_closest_marker("slurm"):
+        pytest.fail(f"no SLURM cluster answers ({why}), but this run requires one (CI or "
+                    f"{REQUIRE_SLURM} is set): start it with `bash .ci/slurm-up.sh` (as root)",
+                    pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _SLURM_NOT_RUN in config.stash:
+        count, why = config.stash[_SLURM_NOT_RUN]
+        terminalreporter.write_line(
+            f"{count} test{'s' if count != 1 else ''} marked slurm not run: no SLURM cluster answers "
+            f"({why}). To run them: `sudo bash .ci/slurm-up.sh && pytest -m slurm` "
+            "(.ci/run does both, and fails if the cluster does not come up).", yellow=True, bold=True)
+    if _SLURM_MISSING in config.stash:
+        terminalreporter.write_line(
+            f"tests marked slurm FAILED: this run requires a SLURM cluster (CI or {REQUIRE_SLURM} is "
+            f"set) and none answers ({config.stash[_SLURM_MISSING]}).", red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

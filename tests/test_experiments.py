@@ -98,14 +98,14 @@ def test_summarize_synthetic_sweep():
 
 def test_detector_flat_and_saddle():
     steps = np.arange(200)
-    assert detect_saddle(steps, np.ones(200), np.ones(200), window=10)["event_step"] is None
+    assert detect_saddle(steps, np.ones(200), np.ones(200), window=10, warmup=0)["event_step"] is None
     content = np.where(steps < 120, 10.0, 3.0)
     style = np.where(steps < 120, 1.0, 1.5)
-    event = detect_saddle(steps, content, style, window=10)
+    event = detect_saddle(steps, content, style, window=10, warmup=0)
     assert event["event_step"] == 120
     assert event["content_change"] == pytest.approx(-0.7) and event["style_change"] == pytest.approx(0.5)
     # both falling (ordinary training) is no event
-    assert detect_saddle(steps, content, np.where(steps < 120, 1.0, 0.5), window=10)["event_step"] is None
+    assert detect_saddle(steps, content, np.where(steps < 120, 1.0, 0.5), window=10, warmup=0)["event_step"] is None
 
 
 def test_saddle_reads_logs(files, tmp_path):
@@ -117,7 +117,7 @@ def test_saddle_reads_logs(files, tmp_path):
     log.to_csv(tmp_path / "saddle.csv", index=False)
     log.assign(loss_content=1.0).to_csv(tmp_path / "flat.csv", index=False)
     summary, curves = saddle([("adjustable", "s", files["model"], str(tmp_path / "saddle.csv")),
-                              ("ablation", "s", files["model"], str(tmp_path / "flat.csv"))], window=5)
+                              ("ablation", "s", files["model"], str(tmp_path / "flat.csv"))], window=5, warmup=0)
     assert summary["event"].tolist() == ["30", "none"]
     assert summary["cosine_mean"].tolist() == [-0.5, -0.5] and summary["content_shares_style_layer"].all()
     assert len(curves) == 120 and set(curves["style"]) == {"s"}
@@ -266,7 +266,7 @@ def test_detector_skips_the_warm_up_transient():
     # Only a transient at the start (content falls, style rises while the EMA settles).
     content = np.where(steps < 30, 10.0, 3.0)
     style = np.where(steps < 30, 1.0, 2.0)
-    assert detect_saddle(steps, content, style, window=20)["event_step"] == 30  # the old detector fires
+    assert detect_saddle(steps, content, style, window=20, warmup=0)["event_step"] == 30  # the old detector fires
     assert detect_saddle(steps, content, style, window=20, warmup=300)["event_step"] is None
     # A real event after the warm-up is still found, at its step.
     content, style = np.where(steps < 450, 10.0, 3.0), np.where(steps < 450, 1.0, 2.0)

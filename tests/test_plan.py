@@ -10,8 +10,8 @@ import pytest
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
 from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
-from arst.plan import (batch_size, evaluation_argv, experiment_argv, image_size, loss_weights_file, recipe_of,
-                       train_argv, trained_models)
+from arst.plan import (batch_size, check_named_files, evaluation_argv, experiment_argv, image_size,
+                       loss_weights_file, read_config_file, recipe_of, train_argv, trained_models)
 
 CONFIG = {
     "implementations": {
@@ -138,3 +138,47 @@ def test_image_size_and_batch_are_the_implementations_then_the_configs_then_the_
     assert (flags["--size"], flags["--batch"]) == ("96", "2")
     config["train"]["batch"] = None
     assert batch_size(models["paper_literal"], config) == 8  # the corrected recipe's
+
+
+def _sources(**content):
+    return {"styles": {"mosaic": {"procedural": "mosaic"}}, "eval_content": {"astronaut": {"embedded": "astronaut"}},
+            "content": {"source": "embedded", "folder": None, "coco_existing": None, **content},
+            "loss_network": {"weights": "random"}}
+
+
+def test_every_file_the_config_names_is_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths are read from the working directory
+    (tmp_path / "style.jpg").write_bytes(b"x")
+    (tmp_path / "photos").mkdir()
+    config = _sources(source="folder", folder="photos")
+    config["styles"]["own"] = {"file": "style.jpg"}
+    check_named_files(config)  # all there
+    config = _sources(source="coco", folder="nope", coco_existing="coco/train2014")
+    config["styles"]["own"] = {"file": "gone.jpg"}
+    config["eval_content"]["cat"] = {"file": "/no/cat.png"}
+    config["loss_network"]["weights"] = "weights.pth"
+    with pytest.raises(ConfigError) as err:
+        check_named_files(config)
+    assert str(err.value).splitlines() == [
+        "config styles.own.file: image not found: gone.jpg",
+        "config eval_content.cat.file: image not found: /no/cat.png",
+        "config content.folder: folder not found: nope",
+        "config content.coco_existing: folder not found: coco/train2014",
+        "config loss_network.weights: not random, imagenet or an existing file: weights.pth",
+    ]
+    with pytest.raises(ConfigError, match="content.source is folder, but no folder is given"):
+        check_named_files(_sources(source="folder"))
+
+
+def test_a_broken_config_file_is_named_with_its_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  steps: 3\n   typo: 1\n")
+    with pytest.raises(ConfigError, match=f"config file {path} is not valid YAML, line 3, column 8: "):
+        read_config_file(path)
+    with pytest.raises(ConfigError, match=f"config file not found: {tmp_path / 'none.yaml'}"):
+        read_config_file(tmp_path / "none.yaml")
+    path.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        read_config_file(path)
+    path.write_text("train: {steps: 3}\n")
+    assert read_config_file(path) == {"train": {"steps": 3}}

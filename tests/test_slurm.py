@@ -1,8 +1,10 @@
 """The workflow on a real SLURM cluster, through workflow/profiles/slurm.
 
-Needs a running cluster with a gpu gres: CI starts a single-node one on 127.0.0.1 with
-`.ci/slurm-up.sh` (and stops it with `.ci/slurm-down.sh`). Without one these tests fail,
-saying so; they never skip. Run only these: `pytest -m slurm`.
+The tests marked `slurm` need a running cluster with a gpu gres: CI starts a single-node
+one on 127.0.0.1 with `.ci/slurm-up.sh` (and stops it with `.ci/slurm-down.sh`). Without
+one, tests/conftest.py deselects them and the summary says so, unless the run requires a
+cluster (CI=true, or ARST_REQUIRE_SLURM=1 as .ci/run sets): then they fail. Run only these:
+`pytest -m slurm`. The profile checks need no cluster and always run.
 
 The runs go through `python -m snakemake` in a subprocess: profiles are read by the
 command line only. The workflow profile is used as a user would (`--workflow-profile`,
@@ -26,8 +28,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
@@ -326,6 +326,7 @@ def _assert_same_table(a: Path, b: Path, rel: str) -> None:
 SLURM_TARGET = "results/tables/sweep_summary.csv"
 
 
+@pytest.mark.slurm
 def test_slurm_run_matches_local_and_asks_for_gpus(cluster, profiles, local_run, tmp_path):
     site, workflow = profiles
     run = Run(tmp_path / "work", SLURM_TARGET, "--profile", str(site.parent), "--workflow-profile",
@@ -382,6 +383,7 @@ def _tiny_long_training(tmp_path: Path, steps: int) -> tuple[Path, str, dict]:
     return path, f"results/models/{impl}/{style}/seed{seed}", config
 
 
+@pytest.mark.slurm
 def test_cancelled_training_resumes_from_its_checkpoint(cluster, profiles, tmp_path):
     """scancel a training job mid-run; the rerun resumes it from its last checkpoint."""
     site, workflow = profiles
@@ -425,3 +427,14 @@ def test_cancelled_training_resumes_from_its_checkpoint(cluster, profiles, tmp_p
     losses = pd.read_csv(work / model_dir / "losses.csv")
     assert losses["step"].astype(int).tolist() == list(range(steps)), (
         "losses.csv should hold every step exactly once")
+
+
+def test_every_test_that_needs_the_cluster_is_marked_slurm():
+    """Unmarked, a cluster test would error on every machine without SLURM instead of being
+    deselected (tests/conftest.py deselects by the marker)."""
+    import inspect
+    needs_cluster = {"cluster", "profiles"}
+    for name, fn in sorted(globals().items()):
+        if name.startswith("test_") and needs_cluster & set(inspect.signature(fn).parameters):
+            marks = {m.name for m in getattr(fn, "pytestmark", [])}
+            assert "slurm" in marks, f"{name} uses the cluster but is not marked slurm"

@@ -166,3 +166,72 @@ def test_stylize_any_size_and_alpha_check(tmp_path, content, style, shared_image
     assert cli(["stylize", "--checkpoint", str(model), "--alpha", "1,1", "--out", str(tmp_path / "y.png"),
                 str(src)]) == 2
     assert "has 2 values" in capsys.readouterr().err
+
+
+def _train_command(content, style, out, steps):
+    import sys
+    return [sys.executable, "-m", "arst", "train", "--content", str(content), "--style", str(style), "--out",
+            str(out), "--steps", str(steps), "--log-every", "2", "--batch", "2", "--size", "32",
+            "--set", "style_size=64", "--recipe", "corrected"]
+
+
+def _small_content(tmp_path, shared_images):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    for name in ("amber.jpg", "candy.jpg"):
+        Image.open(shared_images / name).convert("RGB").resize((40, 40)).save(folder / f"{name}.png")
+    return folder
+
+
+def test_progress_in_a_log_file_is_plain_lines(tmp_path, shared_images, style):
+    """stdout and stderr to a file, as Snakemake's `> {log} 2>&1`: lines, no bar frames."""
+    import re
+    import subprocess
+    content = _small_content(tmp_path, shared_images)
+    log_file = tmp_path / "train.log"
+    with open(log_file, "w") as out:
+        subprocess.run(_train_command(content, style, tmp_path / "run", 4), stdout=out, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, check=True, timeout=600)
+    text = log_file.read_text()
+    assert "\r" not in text and "|" not in text, text  # no carriage returns, no bar
+    # 4 steps, losses read back every 2: a line every 2 steps (the first multiple of 2 >= 1%).
+    steps = [int(m.group(1)) for m in re.finditer(r"train corrected seed 42: step (\d+)/4 ", text)]
+    assert steps == [2, 4], text
+    assert re.search(r"step 4/4 \(100%\), loss [-\d.e+]+ \(content [-\d.e+]+\) at step \d, [\d.]+ steps/s\n", text)
+
+
+def test_progress_on_a_terminal_is_a_bar(tmp_path, shared_images, style):
+    import os
+    import pty
+    import subprocess
+    import fcntl
+    import struct
+    import termios
+    content = _small_content(tmp_path, shared_images)
+    main_fd, terminal = pty.openpty()
+    # A terminal 80 columns wide (a new pty has 0, and tqdm draws a bar as wide as the terminal).
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen(_train_command(content, style, tmp_path / "run", 2), stdout=terminal, stderr=terminal,
+                            stdin=subprocess.DEVNULL)
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main_fd)
+    assert proc.wait(timeout=600) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "2/2" in text and ("step/s" in text or "s/step" in text), text
+    assert "\r" in text.replace("\r\n", "")  # frames redrawn in place (the pty writes \n as \r\n)
+    assert "train corrected seed 42: step" not in text  # no log lines on a terminal
+
+
+def test_progress_interval():
+    from arst.train import Progress
+    assert [Progress.interval(steps, every) for steps, every in
+            [(6, 2), (100, 10), (200_000, 10), (1_000, 1), (12, 5)]] == [2, 10, 2_000, 10, 5]

@@ -1,5 +1,6 @@
 """The Snakemake workflow as users run it: lint, format, dry-runs, the tiny config end to end."""
 
+import json
 import os
 import re
 import subprocess
@@ -63,6 +64,7 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
     assert counts["retrain_compare"] == len(retrain["impls"]) * runs
     assert counts["claims"] == 1 and counts["saddle"] == 1
     assert counts["plot_loss_vs_alpha"] == 1 and counts["plot_stylization_grid"] == 1
+    assert counts["explorer_page"] == 1
     if name == "paper":  # the faithful run fetches its inputs
         assert counts["fetch_coco"] == 1 and counts["fetch_vgg"] == 1
         assert counts["fetch_image"] == len(cfg["styles"]) + len(cfg["eval_content"])
@@ -92,6 +94,62 @@ def test_invalid_config_is_rejected_naming_the_key(tmp_path):
     assert proc.returncode != 0 and "channel_multiple" in proc.stderr + proc.stdout
 
 
+@pytest.mark.parametrize("addition, unexpected, where", [
+    ("train: {stpes: 12}", "stpes", "['train']"),
+    ("evaluation: {sweep_point: 3}", "sweep_point", "['evaluation']"),
+    ("evaluation: {noise: {dot: 3}}", "dot", "['evaluation']['noise']"),
+    ("implementations: {b: {recipe: baseline, train: {gpu: 1}}}", "gpu", "['implementations']['b']['train']"),
+    ("implementations: {b: {recipe: baseline, runtime: {precison: fp32}}}", "precison",
+     "['implementations']['b']['runtime']"),
+    ("styles: {m: {procedural: mosaic, sed: 1}}", "sed", "['styles']['m']"),
+    ("loss_network: {weight: imagenet}", "weight", "['loss_network']"),
+], ids=["train", "evaluation", "noise", "impl-train", "impl-runtime", "style", "loss_network"])
+def test_an_unknown_key_anywhere_is_named_with_its_path(tmp_path, addition, unexpected, where):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(addition + "\n")
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"({unexpected!r} was unexpected)" in out and f"On instance{where}:" in out, out[-3000:]
+
+
+def test_every_named_file_is_checked_when_the_workflow_loads(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIGS / "test.yaml").read_text()
+                   .replace("{procedural: mosaic, seed: 0, size: 64}", "{file: styles/gone.jpg}")
+                   .replace("astronaut: {embedded: astronaut}", "astronaut: {file: /no/astronaut.png}")
+                   .replace("  source: embedded", "  source: coco\n  coco_existing: /no/coco\n  folder: photos"))
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for line in ("config styles.mosaic.file: image not found: styles/gone.jpg",
+                 "config eval_content.astronaut.file: image not found: /no/astronaut.png",
+                 "config content.folder: folder not found: photos",
+                 "config content.coco_existing: folder not found: /no/coco"):
+        assert line in out, out[-3000:]
+
+
+def test_a_broken_default_config_is_named(tmp_path):
+    """Without --configfile the workflow reads config/config.yaml in the working directory."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("train:\n  steps: 3\n   typo: 1\n")
+    proc = snakemake("-n", "--directory", str(tmp_path), check=False)
+    assert proc.returncode != 0
+    assert "config file config/config.yaml is not valid YAML, line 3" in proc.stdout + proc.stderr
+
+
+@pytest.mark.workflow
+def test_a_missing_style_file_is_reported_after_a_completed_run(tiny_run, tmp_path):
+    """With every output there, the DAG never asks for the style image: the check must not wait
+    for it."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIGS / "test.yaml").read_text()
+                   .replace("{procedural: mosaic, seed: 0, size: 64}", f"{{file: {tmp_path / 'gone.jpg'}}}"))
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tiny_run), check=False)
+    assert proc.returncode != 0
+    assert f"config styles.mosaic.file: image not found: {tmp_path / 'gone.jpg'}" in proc.stdout + proc.stderr
+
+
 @pytest.mark.workflow
 def test_tiny_config_end_to_end(tiny_run):
     results = tiny_run / "results"
@@ -115,6 +173,11 @@ def test_tiny_config_end_to_end(tiny_run):
     assert losses["step"].tolist() == list(range(12))
     log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
     assert "RANDOM weights" in log
+    # The static explorer holds every sweep image, with the others at 0 and at 1.
+    html = (results / "explorer" / "index.html").read_text()
+    data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
+    assert [i["name"] for i in data["implementations"]] == ["baseline", "corrected"]
+    assert data["others"] == [0.0, 1.0] and data["frame_count"] == 2 * 3 * (4 + 3)  # others x points x layers
 
 
 @pytest.mark.workflow
@@ -143,9 +206,52 @@ def test_report_has_every_figure_with_a_caption(tiny_run):
         names = report.namelist()
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").glob("*.png"))
     assert figures and all(any(n.endswith(f) for n in names) for f in figures), (figures, names)
+    assert any(n.endswith("/index.html") for n in names), names  # the explorer, by its file name
     for rule_file in (ROOT / "workflow" / "rules").glob("*.smk"):
         for caption in re.findall(r'caption="\.\./report/([\w.]+)"', rule_file.read_text()):
             assert (ROOT / "workflow" / "report" / caption).stat().st_size > 50, caption
+
+
+@pytest.mark.workflow
+def test_report_is_organised_by_experiment_with_html_tables(tiny_run):
+    import json
+    import zipfile
+    snakemake("--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run),
+              "--report", "report.zip")
+    with zipfile.ZipFile(tiny_run / "report.zip") as report:
+        page = report.read("report/report.html").decode()
+    categories = json.loads(re.search(r"var categories = (\{.*?\});", page, re.S).group(1))
+    # Every result sits in an experiment's category and a named subcategory, never "Other".
+    assert "Other" not in categories and all("Other" not in subs for subs in categories.values()), categories
+    shown = {path for subs in categories.values() for paths in subs.values() for path in paths}
+    # Every summary table (those with a Markdown version for people), as an HTML page.
+    tables = {f"results/report/{p.stem}.html" for p in (tiny_run / "results" / "tables").glob("*.md")}
+    assert len(tables) >= 10 and tables <= shown, tables - shown
+    assert categories["Verdict"] == {"Tables": ["results/report/claims.html"]}
+    assert categories["Training"] == {"Figures": ["results/figures/training_curves.png"],
+                                      "Tables": ["results/report/benchmarks.html"]}
+    assert categories["Alpha sweep"] == {"Animations": ["results/report/alpha_sweep.html"]}
+    assert set(categories["Layer loss vs alpha"]) == {"Figures", "Tables"}
+    # The description of the run, rendered from the config.
+    assert "Implementations in this run: baseline, corrected." in page and "random weights" in page
+    claims = (tiny_run / "results" / "report" / "claims.html").read_text()
+    assert claims.count("<tr") == len(pd.read_csv(tiny_run / "results" / "tables" / "claims.csv")) + 1
+
+
+@pytest.mark.workflow
+def test_animated_sweeps_and_training_curves_are_targets(tiny_run):
+    from PIL import Image
+    for impl in ("baseline", "corrected"):
+        with Image.open(tiny_run / "results" / "figures" / "alpha_sweep" / f"{impl}_mosaic_seed1.gif") as gif:
+            layers = 4 if impl == "baseline" else 3
+            assert gif.n_frames == (2 * layers + 2) * 4 and gif.info["loop"] == 0  # 4 frames per leg
+    sweep_page = (tiny_run / "results" / "report" / "alpha_sweep.html").read_text()
+    assert sweep_page.count("data:image/gif;base64,") == 2
+    bench = pd.read_csv(tiny_run / "results" / "tables" / "benchmarks.csv")
+    assert sorted(bench["job"]) == ["ablation_mosaic_seed1", "baseline_mosaic_seed1",
+                                    "corrected-fixed0_mosaic_seed1", "corrected_mosaic_seed1"]
+    assert (bench["wall_s"] > 0).all()
+    assert (tiny_run / "results" / "figures" / "training_curves.png").stat().st_size > 1000
 
 
 NAMES_CONFIG = """

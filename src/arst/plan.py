@@ -8,7 +8,10 @@ unit-tested here. `config` is the validated Snakemake config (a plain dict, defa
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+import yaml
 
 from .errors import ArstError, ConfigError
 from .experiments.defaults import EVALUATION
@@ -143,3 +146,46 @@ def loss_weights_file(spec: Mapping[str, Any], config: Mapping[str, Any], torch_
     from .nn.vgg import weights_file  # torchvision: only for configs that use its weights
 
     return str(weights_file(recipe_of(spec["name"], spec).vgg, torch_home))
+
+
+def check_named_files(config: Mapping[str, Any]) -> None:
+    """Every file and folder the config names exists, or a ConfigError lists each one missing
+    with its key. Relative paths are read from the working directory, as Snakemake reads them.
+
+    The workflow calls this when it loads: a missing input found only while the DAG is built
+    goes unnoticed when the outputs are already there (a dry run after a completed run exits
+    0 and plans jobs whose inputs nothing produces)."""
+    missing = []
+    for kind in ("styles", "eval_content"):
+        for name, source in config[kind].items():
+            if "file" in source and not Path(source["file"]).is_file():
+                missing.append(f"config {kind}.{name}.file: image not found: {source['file']}")
+    content = config["content"]
+    if content["source"] == "folder" and not content["folder"]:
+        missing.append("config content.folder: content.source is folder, but no folder is given")
+    for key in ("folder", "coco_existing"):
+        if content[key] and not Path(content[key]).is_dir():
+            missing.append(f"config content.{key}: folder not found: {content[key]}")
+    weights = config["loss_network"]["weights"]
+    if weights not in ("random", "imagenet") and not Path(weights).is_file():
+        missing.append(f"config loss_network.weights: not random, imagenet or an existing file: {weights}")
+    if missing:
+        raise ConfigError("\n".join(missing))
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A YAML config file, or a ConfigError naming the file and the line at fault (Snakemake's
+    own message for a broken file names neither)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys at the top level")
+    return data

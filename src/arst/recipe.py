@@ -8,6 +8,9 @@ field is read in exactly one place in the package, named in its comment below.
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +36,27 @@ _CHOICES = {
     "conditioner_init": ("default", "normal", "kaiming"),
     "conditioner_norm": ("none", "layer"),
 }
+
+
+# Convolutions per block of VGG-16 and VGG-19 (torchvision's layouts "D" and "E"). The names
+# are known here without building a network (nn/vgg.py builds them; tests/test_nn.py checks
+# that the two agree), so a recipe with a layer its network lacks fails when it is read.
+VGG_BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+
+
+def vgg_layers(arch: str) -> list[str]:
+    """relu{block}_{conv} of every ReLU of `arch`, in network order."""
+    return [f"relu{block}_{conv}" for block, convs in enumerate(VGG_BLOCKS[arch], 1)
+            for conv in range(1, convs + 1)]
+
+
+def check_alpha(values: Sequence[float], source: str) -> None:
+    """Alpha weighs each style layer's loss between off (0) and fully on (1): a value outside
+    [0, 1], or NaN, is no alpha the model was trained for."""
+    bad = list(dict.fromkeys(v for v in values if not (0.0 <= v <= 1.0)))  # NaN fails both
+    if bad:
+        raise ConfigError(f"{source} = {list(values)}: every alpha must lie in [0, 1], and "
+                          f"{', '.join(repr(v) for v in bad)} {'does' if len(bad) == 1 else 'do'} not")
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,13 @@ class Recipe:
     inference_alpha: tuple[float, ...] = field(default=())  # stylize.py
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(Recipe)
+        for f in dataclasses.fields(self):
+            # Every field, typed as declared: a YAML override (`--set batch_size=abc`) must fail
+            # here, naming the field, not later inside torch. Numbers written as text ('1e-3',
+            # which YAML 1.1 reads as a string) become floats.
+            object.__setattr__(self, f.name, _typed(getattr(self, f.name), hints[f.name],
+                                                    f"recipe {self.name!r}: {f.name}"))
         for key, allowed in _CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(
@@ -87,6 +118,14 @@ class Recipe:
                 )
         if not self.style_layers:
             raise ConfigError(f"recipe {self.name!r}: style_layers is empty")
+        layers = vgg_layers(self.vgg)
+        for key, names in (("style_layers", self.style_layers), ("content_layer", (self.content_layer,))):
+            unknown = [n for n in names if n not in layers]
+            if unknown:
+                raise ConfigError(f"recipe {self.name!r}: {key} names {', '.join(unknown)}, which "
+                                  f"{self.vgg} does not have; its layers are {', '.join(layers)}")
+        if len(set(self.style_layers)) != len(self.style_layers):
+            raise ConfigError(f"recipe {self.name!r}: style_layers {list(self.style_layers)} repeats a layer")
         for key in ("alpha_fixed", "inference_alpha"):
             value = getattr(self, key)
             if value is not None and value != () and len(value) != self.n_alpha:
@@ -94,6 +133,8 @@ class Recipe:
                     f"recipe {self.name!r}: {key} has {len(value)} values, "
                     f"expected {self.n_alpha} (one per style layer: {', '.join(self.style_layers)})"
                 )
+            if value:
+                check_alpha(value, f"recipe {self.name!r}: {key}")
         if not 0.0 <= self.alpha_onehot_prob <= 1.0:
             raise ConfigError(f"recipe {self.name!r}: alpha_onehot_prob must lie in [0, 1]")
         for key in ("batch_size", "image_size", "conditioner_width"):
@@ -125,19 +166,7 @@ class Recipe:
                          if f.name not in data and f.default is dataclasses.MISSING)
         if missing:
             raise ConfigError(f"{source}: missing recipe key(s) {missing}")
-        values = dict(data)
-        for key in ("style_layers", "betas", "alpha_fixed", "inference_alpha"):
-            if values.get(key) is not None:
-                values[key] = tuple(values[key])
-        for key in ("content_weight", "style_weight", "ema_rate", "alpha_onehot_prob", "cin_eps",
-                    "init_std", "lr", "conditioner_lr"):
-            if key == "conditioner_lr" and values.get(key) is None:
-                continue
-            try:
-                values[key] = float(values[key])
-            except (TypeError, ValueError):
-                raise ConfigError(f"{source}: {key} = {values[key]!r} is not a number") from None
-        return cls(**values)
+        return cls(**data)
 
     def replace(self, **overrides: Any) -> "Recipe":
         return Recipe.from_dict({**self.to_dict(), **overrides}, source=f"recipe {self.name!r}")
@@ -148,6 +177,41 @@ def alpha_by_layer(spec: Mapping[str, float], layers: Sequence[str]) -> list[flo
     `layers`, a recipe's style layers: a layer the mapping leaves out is 0, so one config list
     serves implementations with different layers."""
     return [float(spec.get(layer, 0.0)) for layer in layers]
+
+
+def _typed(value: Any, hint: Any, source: str) -> Any:
+    """`value` as the type `hint` declares (bool, int, float, str, tuples of them, or
+    Optional), or a ConfigError naming `source`, the value and the type expected."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _typed(value, inner, source)
+    if origin is tuple:
+        count = None if args[-1] is Ellipsis else len(args)
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or (
+                count is not None and len(value) != count):
+            raise ConfigError(f"{source} = {value!r}: expected a list of {count or 'any number of'} "
+                              f"values, each {_type_name(args[0])}")
+        return tuple(_typed(v, args[0] if count is None else args[i], f"{source}[{i}]")
+                     for i, v in enumerate(value))
+    if hint is float and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is not None and math.isfinite(number):
+            return number
+    elif hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif hint in (bool, str) and isinstance(value, hint):
+        return value
+    raise ConfigError(f"{source} = {value!r}: expected {_type_name(hint)}")
+
+
+def _type_name(hint: Any) -> str:
+    return {float: "a finite number", int: "an integer", bool: "true or false", str: "a string"}[hint]
 
 
 def load_recipe(spec: str | Path | Mapping[str, Any], **overrides: Any) -> Recipe:

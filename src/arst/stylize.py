@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import load_model
-from .data.images import load_content_image, save_image
-from .errors import ConfigError
+from .data.images import list_images, load_content_image, save_image
+from .errors import ConfigError, DataError
 from .nn.model import AdjustableStyleTransfer
-from .recipe import Recipe
+from .recipe import Recipe, check_alpha
 from .runtime import Runtime
 
 
@@ -32,6 +32,7 @@ def parse_alpha(value: str | Sequence[float] | None, recipe: Recipe, source: str
         raise ConfigError(
             f"{source} = {values} has {len(values)} values, but recipe {recipe.name!r} has "
             f"{recipe.n_alpha} style layers ({', '.join(recipe.style_layers)})")
+    check_alpha(values, source)
     return torch.tensor(values, dtype=torch.float32)[None]
 
 
@@ -50,6 +51,39 @@ def stylize_tensor(model: AdjustableStyleTransfer, image: torch.Tensor, alpha: t
     with runtime.autocast():
         y = model(x, alpha.to(runtime.device))
     return y[..., :h, :w].float()
+
+
+def output_paths(inputs: Sequence[str | Path], out: str | Path) -> list[tuple[Path, Path]]:
+    """(content image, output image) for `arst stylize`. A folder among the inputs stands for
+    every image in it (and below); one image file with an `out` that has a suffix is written
+    to `out`, otherwise each image to out/<its stem>.png. Refused before anything is written:
+    a missing input, two inputs that would be written to the same file (a/x.jpg and b/x.png),
+    and an output that is one of the inputs."""
+    images: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            images += list_images(item)
+        elif item.is_file():
+            images.append(item)
+        else:
+            raise DataError(f"content image or folder not found: {item}")
+    out = Path(out)
+    if len(inputs) == 1 and Path(inputs[0]).is_file() and out.suffix:
+        pairs = [(images[0], out)]
+    else:
+        pairs = [(image, out / f"{image.stem}.png") for image in images]
+    first_for: dict[Path, Path] = {}
+    for image, target in pairs:
+        key = target.resolve()
+        if key in first_for and first_for[key] != image:
+            raise ConfigError(f"{first_for[key]} and {image} would both be written to {target}: "
+                              "rename one, or stylize them into separate --out folders")
+        first_for[key] = image
+    clobbered = sorted(set(first_for) & {image.resolve() for image in images})
+    if clobbered:
+        raise ConfigError(f"{clobbered[0]} is an input and would be overwritten by an output: "
+                          "choose another --out")
+    return list(dict.fromkeys(pairs))
 
 
 def stylize_files(checkpoint: str | Path, inputs: Sequence[str | Path], outputs: Sequence[str | Path],

@@ -7,10 +7,13 @@ from pathlib import Path
 from arst.errors import ArstError
 from arst.plan import (
     ablation_model,
+    check_named_files,
+    evaluation_settings,
     evaluation_argv,
     experiment_argv,
     image_size,
     loss_weights_file,
+    runtime_argv,
     train_argv,
     trained_models,
 )
@@ -33,6 +36,7 @@ def _plan(fn, *args):
         raise ValueError(str(exc)) from None
 
 
+_plan(check_named_files, config)
 TRAINED = _plan(trained_models, config)
 
 
@@ -127,6 +131,13 @@ def evaluation_args(verb, with_model=True):
         return shlex.join(argv + experiment_argv(config, verb))
 
     return args
+
+
+def gif_args(w):
+    """`arst alpha-gif`'s size and runtime: the evaluation size, the implementation's runtime."""
+    size = evaluation_settings(config)["size"]
+    runtime = runtime_argv(config["implementations"][w.impl], config)
+    return shlex.join(["--size", str(size), *runtime])
 
 
 # --- the comparison (compare.smk) ---

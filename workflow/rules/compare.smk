@@ -32,11 +32,7 @@ rule adjustability_summary:
         per_model(f"results/tables/adjustability/{RUN}.csv"),
     output:
         csv="results/tables/adjustability.csv",
-        md=report(
-            "results/tables/adjustability.md",
-            caption="../report/adjustability.rst",
-            category="Adjustability",
-        ),
+        md="results/tables/adjustability.md",
     log:
         "results/logs/adjustability_summary.log",
     conda:
@@ -53,6 +49,7 @@ rule plot_adjustability:
             "results/figures/adjustability.png",
             caption="../report/adjustability_figure.rst",
             category="Adjustability",
+            subcategory="Figures",
         ),
         pdf="results/figures/adjustability.pdf",
     log:
@@ -93,11 +90,7 @@ rule content_identity_summary:
         per_model(f"results/tables/content_identity/{RUN}.csv"),
     output:
         csv="results/tables/content_identity.csv",
-        md=report(
-            "results/tables/content_identity.md",
-            caption="../report/content_identity.rst",
-            category="Content at alpha 0",
-        ),
+        md="results/tables/content_identity.md",
     log:
         "results/logs/content_identity_summary.log",
     conda:
@@ -115,6 +108,7 @@ rule plot_content_identity:
             "results/figures/content_identity.png",
             caption="../report/content_identity_figure.rst",
             category="Content at alpha 0",
+            subcategory="Figures",
         ),
         pdf="results/figures/content_identity.pdf",
     log:
@@ -155,11 +149,7 @@ rule combinations_summary:
         per_model(f"results/tables/combinations/{RUN}.csv"),
     output:
         csv="results/tables/combinations.csv",
-        md=report(
-            "results/tables/combinations.md",
-            caption="../report/combinations.rst",
-            category="Combinations",
-        ),
+        md="results/tables/combinations.md",
     log:
         "results/logs/combinations_summary.log",
     conda:
@@ -177,6 +167,7 @@ rule plot_combinations:
             "results/figures/combinations.png",
             caption="../report/combinations_figure.rst",
             category="Combinations",
+            subcategory="Figures",
         ),
         pdf="results/figures/combinations.pdf",
     log:
@@ -217,9 +208,7 @@ rule noise_summary:
         per_model(f"results/tables/noise/{RUN}.csv"),
     output:
         csv="results/tables/noise.csv",
-        md=report(
-            "results/tables/noise.md", caption="../report/noise.rst", category="Noise"
-        ),
+        md="results/tables/noise.md",
     log:
         "results/logs/noise_summary.log",
     conda:
@@ -237,6 +226,7 @@ rule plot_noise:
             "results/figures/noise.png",
             caption="../report/noise_figure.rst",
             category="Noise",
+            subcategory="Figures",
         ),
         pdf="results/figures/noise.pdf",
     log:
@@ -277,11 +267,7 @@ rule diversity_summary:
         per_model(f"results/tables/diversity/{RUN}.csv"),
     output:
         csv="results/tables/diversity.csv",
-        md=report(
-            "results/tables/diversity.md",
-            caption="../report/diversity.rst",
-            category="Diversity",
-        ),
+        md="results/tables/diversity.md",
     log:
         "results/logs/diversity_summary.log",
     conda:
@@ -299,6 +285,7 @@ rule plot_diversity:
             "results/figures/diversity.png",
             caption="../report/diversity_figure.rst",
             category="Diversity",
+            subcategory="Figures",
         ),
         pdf="results/figures/diversity.pdf",
     log:
@@ -317,11 +304,7 @@ rule saddle:
         [path for run in saddle_runs() for path in run[2:]],
     output:
         csv="results/tables/saddle.csv",
-        md=report(
-            "results/tables/saddle.md",
-            caption="../report/saddle.rst",
-            category="Saddle point",
-        ),
+        md="results/tables/saddle.md",
         curves="results/tables/saddle_curves.csv",
     log:
         "results/logs/saddle.log",
@@ -344,6 +327,7 @@ rule plot_saddle:
             "results/figures/saddle.png",
             caption="../report/saddle_figure.rst",
             category="Saddle point",
+            subcategory="Figures",
         ),
         pdf="results/figures/saddle.pdf",
     log:
@@ -388,11 +372,7 @@ rule retrain_summary:
         per_model(f"results/tables/retrain/{RUN}.csv", RETRAIN_IMPLS),
     output:
         csv="results/tables/retrain.csv",
-        md=report(
-            "results/tables/retrain.md",
-            caption="../report/retrain.rst",
-            category="Adjusted vs retrained",
-        ),
+        md="results/tables/retrain.md",
     log:
         "results/logs/retrain_summary.log",
     conda:
@@ -409,6 +389,7 @@ rule plot_retrain:
             "results/figures/retrain.png",
             caption="../report/retrain_figure.rst",
             category="Adjusted vs retrained",
+            subcategory="Figures",
         ),
         pdf="results/figures/retrain.pdf",
     log:
@@ -427,11 +408,7 @@ rule claims:
         **claims_inputs(),
     output:
         csv="results/tables/claims.csv",
-        md=report(
-            "results/tables/claims.md",
-            caption="../report/claims.rst",
-            category="Verdict",
-        ),
+        md="results/tables/claims.md",
     log:
         "results/logs/claims.log",
     conda:

@@ -32,6 +32,7 @@ rule plot_loss_vs_alpha:
             "results/figures/loss_vs_alpha.png",
             caption="../report/loss_vs_alpha.rst",
             category="Layer loss vs alpha",
+            subcategory="Figures",
         ),
         pdf="results/figures/loss_vs_alpha.pdf",
     log:
@@ -47,11 +48,7 @@ rule sweep_summary:
         per_model(f"results/tables/sweep/{RUN}.csv"),
     output:
         csv="results/tables/sweep_summary.csv",
-        md=report(
-            "results/tables/sweep_summary.md",
-            caption="../report/sweep_summary.rst",
-            category="Layer loss vs alpha",
-        ),
+        md="results/tables/sweep_summary.md",
     log:
         "results/logs/sweep_summary.log",
     conda:
@@ -69,6 +66,7 @@ rule plot_stylization_grid:
             "results/figures/stylization_grid.png",
             caption="../report/stylization_grid.rst",
             category="Layer loss vs alpha",
+            subcategory="Figures",
         ),
         pdf="results/figures/stylization_grid.pdf",
     log:
@@ -90,9 +88,36 @@ rule stylization_grid:
         rules.plot_stylization_grid.output,
 
 
+# The static alpha explorer: per-layer sliders over the sweep's images (the others at 0 and
+# at 1), every implementation side by side, in one HTML file that holds its images.
+rule explorer_page:
+    input:
+        tables=per_model(f"results/tables/sweep/{RUN}.csv"),
+        images=per_model(f"results/images/sweep/{RUN}"),
+    output:
+        report(
+            "results/explorer/index.html",
+            caption="../report/explorer.rst",
+            category="Explorer",
+            subcategory="Interactive page",
+        ),
+    log:
+        "results/logs/explorer_page.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst explorer-page {input.tables} --out {output} > {log} 2>&1"
+
+
+rule explorer:
+    input:
+        rules.explorer_page.output,
+
+
 TARGETS["sweep"] = [
     "results/figures/loss_vs_alpha.png",
     "results/figures/loss_vs_alpha.pdf",
     "results/tables/sweep_summary.md",
     "results/figures/stylization_grid.png",
+    "results/explorer/index.html",
 ]

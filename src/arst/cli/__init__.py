@@ -41,8 +41,17 @@ VERBS: dict[str, tuple[str, str]] = {
                                        "fixed a"),
     "saddle": ("experiments", "detect the saddle-point event in training logs; gradient cosine; "
                               "disjoint-layer ablation"),
-    "claims": ("experiments", "the verdict table: one row per claim of the spec's section 5"),
+    "claims": ("experiments", "the verdict table: one row per claim in docs/spec.md, section 5"),
     "bench": ("bench", "training img/s and stylizing fps: the fast path against the port as shipped"),
+    "explore": ("explore", "a local web page: one slider per style layer, the picture restylized as "
+                           "they move (prints the latency of one update)"),
+    "explorer-page": ("explore", "the static alpha explorer: one offline HTML file of sliders over the "
+                                 "sweep's images"),
+    "alpha-gif": ("report", "an animated alpha sweep: one image stylized as each layer's alpha goes 0 -> 1 -> 0"),
+    "plot-training": ("report", "figure: every run's raw loss terms over its training steps"),
+    "benchmarks": ("report", "one table of the jobs' Snakemake benchmark files: wall time, memory, CPU"),
+    "report-table": ("report", "a CSV table as an HTML page (snakemake --report shows HTML inline)"),
+    "report-gifs": ("report", "animations on one HTML page (snakemake --report shows HTML inline)"),
 }
 
 

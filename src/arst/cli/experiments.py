@@ -132,7 +132,7 @@ def _saddle(p):
     p.add_argument("--window", type=int, default=SADDLE["window"], help="steps compared before and after")
     p.add_argument("--content-drop", type=float, default=SADDLE["content_drop"], help="fraction content must fall")
     p.add_argument("--style-rise", type=float, default=SADDLE["style_rise"], help="fraction style must rise")
-    p.add_argument("--warmup", type=int, default=0, help="steps before the detector looks")
+    p.add_argument("--warmup", type=int, default=SADDLE["warmup"], help="steps before the detector looks")
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
     p.add_argument("--curves", required=True, help="long CSV of the curves (for the figure)")

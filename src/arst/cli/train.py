@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from . import parse_overrides, runtime_args, runtime_from
 
 
@@ -48,20 +46,19 @@ def _train(p):
 
 
 def _stylize(p):
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--alpha", help="comma-separated, one per style layer (default: the recipe's)")
-    p.add_argument("--out", required=True, help="output file (one input) or folder")
-    p.add_argument("inputs", nargs="+", help="content images, any size")
+    p.add_argument("--checkpoint", required=True, help="a model.pt (or checkpoint.pt) from arst train")
+    p.add_argument("--alpha", help="comma-separated, one per style layer, each in [0, 1] "
+                                   "(default: the recipe's inference alpha)")
+    p.add_argument("--out", required=True, help="output file (one input image) or folder (NAME.png "
+                                                "per input; two inputs with one NAME are refused)")
+    p.add_argument("inputs", nargs="+", help="content images, any size, or folders of them")
     runtime_args(p)
 
     def run(args):
-        from ..stylize import stylize_files
-        out = Path(args.out)
-        if len(args.inputs) == 1 and out.suffix:
-            outputs = [out]
-        else:
-            outputs = [out / (Path(i).stem + ".png") for i in args.inputs]
-        for path in stylize_files(args.checkpoint, args.inputs, outputs, args.alpha, runtime_from(args)):
+        from ..stylize import output_paths, stylize_files
+        pairs = output_paths(args.inputs, args.out)
+        for path in stylize_files(args.checkpoint, [i for i, _ in pairs], [o for _, o in pairs], args.alpha,
+                                  runtime_from(args)):
             print(path)
     return run
 

@@ -55,11 +55,16 @@ def export_sample_photos(out_dir: str | os.PathLike, names: Iterable[str] = SAMP
     return [export_sample_photo(name, Path(out_dir) / f"{name}.png") for name in names]
 
 
-def export_sample_photo(name: str, path: str | os.PathLike) -> Path:
-    """Write one scikit-image photo as a PNG at ``path``."""
+def sample_photo(name: str) -> np.ndarray:
+    """One scikit-image photo as (H, W, 3) uint8 pixels."""
     if name not in _PHOTOS:
         raise ConfigError(f"unknown sample photo {name!r}; valid names: {', '.join(SAMPLE_PHOTOS)}")
-    _write_png(np.asarray(_PHOTOS[name](), dtype=np.uint8), Path(path))
+    return np.asarray(_PHOTOS[name](), dtype=np.uint8)
+
+
+def export_sample_photo(name: str, path: str | os.PathLike) -> Path:
+    """Write one scikit-image photo as a PNG at ``path``."""
+    _write_png(sample_photo(name), Path(path))
     return Path(path)
 
 

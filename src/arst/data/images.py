@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass, field
@@ -70,20 +71,37 @@ def load_rgb(path: str | os.PathLike, min_side: int = 32) -> Image.Image:
             raise BadImage(path, "empty file (0 bytes)")
     except FileNotFoundError:
         raise BadImage(path, "file not found") from None
+    return _decode_rgb(path, path, min_side)
+
+
+def decode_rgb(data: bytes, name: str, min_side: int = 32, max_pixels: int | None = None) -> Image.Image:
+    """``data`` (an image file's bytes, e.g. an upload called ``name``) decoded as load_rgb
+    decodes a file. With ``max_pixels``, an image with more pixels is refused from its
+    header alone, before its pixels are decoded into memory."""
+    if not data:
+        raise BadImage(name, "empty file (0 bytes)")
+    return _decode_rgb(io.BytesIO(data), name, min_side, max_pixels)
+
+
+def _decode_rgb(source, label, min_side: int, max_pixels: int | None = None) -> Image.Image:
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
+            w, h = img.size
+            if max_pixels is not None and w * h > max_pixels:
+                raise BadImage(label, f"too large: {w}x{h} = {w * h:,} pixels, more than the "
+                                      f"{max_pixels:,} allowed")
             # load() forces a full decode: Image.open only reads the header, so a
             # truncated file would otherwise pass here and fail later in a worker.
             img.load()
             img = ImageOps.exif_transpose(img)
             rgb = _to_rgb(img)
     except UnidentifiedImageError:
-        raise BadImage(path, "not an image file PIL can read") from None
+        raise BadImage(label, "not an image file PIL can read") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise BadImage(path, f"cannot decode ({e})") from None
+        raise BadImage(label, f"cannot decode ({e})") from None
     if min(rgb.size) < min_side:
         w, h = rgb.size
-        raise BadImage(path, f"too small: {w}x{h} pixels, shorter side under {min_side}")
+        raise BadImage(label, f"too small: {w}x{h} pixels, shorter side under {min_side}")
     return rgb
 
 
@@ -102,7 +120,8 @@ def center_crop_resize(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
-def _to_tensor(img: Image.Image) -> torch.Tensor:
+def to_tensor(img: Image.Image) -> torch.Tensor:
+    """An RGB image as float32 (1, 3, H, W) in 0..255."""
     return torch.from_numpy(np.array(img, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
@@ -114,7 +133,7 @@ def load_style(path: str | os.PathLike, size: int | None = None) -> torch.Tensor
     img = load_rgb(path)
     if size is not None:
         img = _resize_short_side(img, size)
-    return _to_tensor(img)
+    return to_tensor(img)
 
 
 def load_content_image(path: str | os.PathLike) -> torch.Tensor:
@@ -122,12 +141,12 @@ def load_content_image(path: str | os.PathLike) -> torch.Tensor:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"content image not found: {path}")
-    return _to_tensor(load_rgb(path))
+    return to_tensor(load_rgb(path))
 
 
-def save_image(image: torch.Tensor | np.ndarray, path: str | os.PathLike) -> None:
-    """Write a (3, H, W) or (1, 3, H, W) image with values in 0..255, atomically."""
-    path = Path(path)
+def to_pixels(image: torch.Tensor | np.ndarray, context: str = "image") -> np.ndarray:
+    """A (3, H, W) or (1, 3, H, W) image with values in 0..255 as the (H, W, 3) uint8 pixels
+    that save_image writes (clamped, rounded): what every saved or served image shows."""
     a = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if a.ndim == 4 and a.shape[0] == 1:
         a = a[0]
@@ -135,11 +154,17 @@ def save_image(image: torch.Tensor | np.ndarray, path: str | os.PathLike) -> Non
         raise ValueError(f"expected an image of shape (3, H, W) or (1, 3, H, W), got {a.shape}")
     a = a.astype(np.float32)
     if not np.isfinite(a).all():
-        raise ValueError(f"refusing to write {path}: the image has NaN or infinite values")
+        raise ValueError(f"{context}: the image has NaN or infinite values")
+    return np.round(a.clip(0, 255)).astype(np.uint8).transpose(1, 2, 0)
+
+
+def save_image(image: torch.Tensor | np.ndarray, path: str | os.PathLike) -> None:
+    """Write a (3, H, W) or (1, 3, H, W) image with values in 0..255, atomically."""
+    path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"{path}: unknown image suffix {path.suffix!r}")
-    pixels = np.round(a.clip(0, 255)).astype(np.uint8).transpose(1, 2, 0)
+    pixels = to_pixels(image, f"refusing to write {path}")
     options = {"quality": 95} if fmt == "JPEG" else {}
     # The temp file's name ends in .tmp, so the format must be given explicitly.
     with atomic_path(path) as tmp:

@@ -8,7 +8,8 @@ SWEEP_POINTS = 11
 SWEEP_OTHERS = (0.0, 1.0)  # the values the other layers' alphas are held at
 NOISE = {"dots": 9, "sigma": 1.5, "spots": 5, "radius": 6.0, "alpha": 1.0, "alpha_delta": 0.2, "seed": 0}
 DIVERSITY = {"samples": 6, "seed": 0}
-SADDLE = {"window": 20, "content_drop": 0.3, "style_rise": 0.1}
+# warmup: steps before the saddle detector looks, 3 time constants of the EMA (rate 0.01)
+SADDLE = {"window": 20, "content_drop": 0.3, "style_rise": 0.1, "warmup": 300}
 
 # The same, laid out as the config's `evaluation:` section.
 EVALUATION = {"size": SIZE, "sweep_points": SWEEP_POINTS, "sweep_others": list(SWEEP_OTHERS),

@@ -32,7 +32,7 @@ def searchable(steps, window: int, warmup: int = 0) -> tuple[float, float]:
 
 
 def detect_saddle(steps, content, style, window: int, content_drop: float = SADDLE["content_drop"],
-                  style_rise: float = SADDLE["style_rise"], warmup: int = 0) -> dict:
+                  style_rise: float = SADDLE["style_rise"], warmup: int = SADDLE["warmup"]) -> dict:
     """The step where, comparing the `window` steps after it with the `window` steps before it
     (medians), content falls by at least `content_drop` (a fraction) while style rises by at
     least `style_rise`; the strongest such step, or None. Returns the step and both changes.
@@ -71,7 +71,7 @@ def run_labels(model_path: str | Path, variant: str) -> dict:
 
 
 def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: float = SADDLE["content_drop"],
-           style_rise: float = SADDLE["style_rise"], warmup: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+           style_rise: float = SADDLE["style_rise"], warmup: int = SADDLE["warmup"]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """runs: (variant, style name, model.pt, losses.csv). Returns (summary, curves): one row per
     run with the detected event, the span of steps the detector could search (`searched_from`,
     `searched_to`: a run that ends before a step cannot refute an event there) and the gradient

@@ -1,6 +1,7 @@
 """Layer loss vs alpha: sweep one layer's alpha from 0 to 1, the others held at 0 and
 again at 1, and record every term's loss (the spec's first claim; paper Fig. 7, report
-Fig. 3). The stylized images of the others-at-0 sweep make the stylization grid."""
+Fig. 3). The stylized images of the others-at-0 sweep make the stylization grid; those of
+both make the static alpha explorer."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ from ..data.images import save_image
 from ..evaluate import Evaluator
 from .common import MODEL_KEYS, load_eval_images
 from .defaults import SIZE, SWEEP_OTHERS, SWEEP_POINTS
+
+
+def sweep_image(image_dir: str | Path, image: str, others: float, layer: str, value: float) -> Path:
+    """Where the sweep writes one output: <image>/<layer>_<alpha>.png with the others at 0 (the
+    stylization grid's images), <image>/others<value>/<layer>_<alpha>.png otherwise."""
+    folder = Path(image_dir) / image
+    if others != 0.0:
+        folder = folder / f"others{others:g}"
+    return folder / f"{layer}_{value:.2f}.png"
 
 
 def sweep(checkpoint, style, images, size=SIZE, points=SWEEP_POINTS, others=SWEEP_OTHERS, style_name="style",
@@ -33,8 +43,8 @@ def sweep(checkpoint, style, images, size=SIZE, points=SWEEP_POINTS, others=SWEE
                 losses = ev.losses(output, batch)
                 for b, image in enumerate(names):
                     file = ""
-                    if image_dir is not None and other == 0.0:
-                        file = str(Path(image_dir) / image / f"{layer}_{value:.2f}.png")
+                    if image_dir is not None:
+                        file = str(sweep_image(image_dir, image, other, layer, value))
                         save_image(output[b].cpu(), file)
                     for term, values in losses.items():
                         rows.append({**ev.labels, "style": style_name, "image": image, "others": other,

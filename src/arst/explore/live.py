@@ -1,0 +1,257 @@
+"""The live explorer's engine: one model, the pictures it can stylize, and one update (the
+model run once, the output as a PNG) at a time, the latest request winning."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..checkpoint import load_model
+from ..data.embedded import SAMPLE_PHOTOS, sample_photo
+from ..data.images import decode_rgb, load_rgb, to_pixels, to_tensor
+from ..errors import ConfigError, DataError
+from ..runtime import Runtime
+from ..stylize import parse_alpha, stylize_tensor
+from . import loss_network_words
+
+# A picture is stylized with its longer side at most this (0: as it is); the page offers these.
+SIZES = (256, 512, 768, 1024, 0)
+# The page starts at 512 px on a GPU, at 256 on the CPU (an update there takes about 4
+# times longer at 512).
+DEFAULT_SIZE = {"cuda": 512, "cpu": 256}
+
+
+def amount(n: int) -> str:
+    """A number of bytes as people read it."""
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+class Superseded(Exception):
+    """A newer request from the same client arrived while this one waited: it is dropped."""
+
+
+class LatestOnly:
+    """Runs one job at a time. A job that had to wait is dropped (Superseded) when a newer one
+    from the same client arrived meanwhile, so requests that pile up during a slow update
+    never make a queue of stale frames: the latest is the only one that runs next."""
+
+    def __init__(self) -> None:
+        self._busy = threading.Lock()  # held while a job runs
+        self._tickets = threading.Lock()  # guards _latest
+        self._latest: dict[str, int] = {}
+        self._numbers = itertools.count(1)
+        self.dropped = 0
+
+    def run(self, client: str, job: Callable[[], object]):
+        with self._tickets:
+            ticket = self._latest[client] = next(self._numbers)
+        with self._busy:
+            with self._tickets:
+                if self._latest[client] != ticket:
+                    self.dropped += 1
+                    raise Superseded(f"a newer request from {client!r} replaced this one")
+            return job()
+
+    def latest_ticket(self, client: str) -> int:
+        """The ticket of `client`'s latest request (0: none yet)."""
+        with self._tickets:
+            return self._latest.get(client, 0)
+
+
+@dataclass
+class Picture:
+    key: str
+    name: str
+    origin: str  # "given", "evaluation" or "upload"
+    _load: Callable[[], Image.Image]
+    _image: Image.Image | None = None
+    _resized: dict[int, Image.Image] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # the page asks from several threads
+
+    def image(self, size: int = 0) -> Image.Image:
+        """The picture with its longer side at most `size` (0: as it is)."""
+        with self._lock:
+            if self._image is None:
+                self._image = self._load()
+            if not size or max(self._image.size) <= size:
+                return self._image
+            if size not in self._resized:
+                w, h = self._image.size
+                scale = size / max(w, h)
+                self._resized[size] = self._image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                         Image.Resampling.LANCZOS)
+            return self._resized[size]
+
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name, "origin": self.origin}
+
+
+@dataclass
+class Frame:
+    """One update: the stylized picture as a PNG and what it took."""
+    png: bytes
+    alpha: list[float]
+    width: int
+    height: int
+    model_seconds: float  # the model's run, the output back on the host included
+    seconds: float  # the whole update: the model and the PNG
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    # Level 1: a few times faster than the default at nearly the same size; the page
+    # shows the exact pixels either way.
+    Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+class Explorer:
+    """A model (from `checkpoint`) ready to stylize the given pictures, the evaluation photos
+    (scikit-image's, which the offline default evaluates on) and uploads, at any alpha."""
+
+    def __init__(self, checkpoint: str | Path, images: Sequence[str | Path] = (), runtime: Runtime | None = None,
+                 evaluation: Sequence[str] = SAMPLE_PHOTOS, max_pixels: int = 40_000_000,
+                 max_upload_bytes: int = 50 * 2**20, max_uploads: int = 20):
+        self.checkpoint = Path(checkpoint)
+        model, self.meta = load_model(checkpoint)
+        self.recipe = self.meta["recipe"]
+        # An interactive session meets a new image size at every picture and size it is
+        # shown: compiling each would cost far more than it saves, so compile stays off
+        # unless asked for.
+        self.runtime = runtime or Runtime.resolve(compile=False)
+        self._model = self.runtime.inference(self.runtime.module(model))
+        self.max_pixels, self.max_upload_bytes, self.max_uploads = max_pixels, max_upload_bytes, max_uploads
+        self.gate = LatestOnly()
+        self.updates = 0
+        self.latency: dict[int, dict[str, float]] = {}
+        self._lock = threading.Lock()  # guards the picture list
+        self._uploads = itertools.count(1)
+        self.pictures: dict[str, Picture] = {}
+        for i, path in enumerate(images):
+            rgb = load_rgb(path)  # a bad file given on the command line stops the start, naming it
+            self._add(Picture(f"given{i}", Path(path).name, "given", lambda rgb=rgb: rgb))
+        for name in evaluation:
+            self._add(Picture(f"eval-{name}", name, "evaluation",
+                              lambda name=name: Image.fromarray(sample_photo(name))))
+
+    def _add(self, picture: Picture) -> Picture:
+        with self._lock:
+            self.pictures[picture.key] = picture
+            uploads = [k for k, p in self.pictures.items() if p.origin == "upload"]
+            for key in uploads[: max(0, len(uploads) - self.max_uploads)]:
+                del self.pictures[key]  # the oldest uploads go first: memory stays bounded
+        return picture
+
+    def info(self) -> dict:
+        """What the page shows about the model and offers to move."""
+        loss_net = self.meta.get("loss_net", "unknown")
+        return {"implementation": self.recipe.name, "checkpoint": self.checkpoint.name,
+                "seed": self.meta.get("seed"), "train_steps": self.meta.get("step"),
+                "loss_net": loss_net, "loss_net_words": loss_network_words(loss_net),
+                "layers": list(self.recipe.style_layers), "default_alpha": list(self.recipe.default_alpha),
+                "device": self.runtime.describe(), "latency": {str(k): v for k, v in self.latency.items()},
+                "sizes": list(SIZES), "default_size": self.default_size, "max_pixels": self.max_pixels,
+                "max_upload_bytes": self.max_upload_bytes, "updates": self.updates,
+                "dropped": self.gate.dropped, "pictures": self.picture_list()}
+
+    def picture_list(self) -> list[dict]:
+        with self._lock:
+            return [p.describe() for p in self.pictures.values()]
+
+    def picture(self, key: str) -> Picture:
+        with self._lock:
+            picture = self.pictures.get(key)
+        if picture is None:
+            raise DataError(f"no picture {key!r} (an upload may have been replaced by newer ones: "
+                            "upload it again)")
+        return picture
+
+    def refuse_upload(self, name: str, size: int) -> str | None:
+        """Why an upload of `size` bytes is refused before it is read, or None."""
+        if size > self.max_upload_bytes:
+            return f"{name}: {amount(size)}, more than the {amount(self.max_upload_bytes)} an upload may have"
+        return None
+
+    def upload(self, data: bytes, name: str) -> Picture:
+        """A picture from an upload's bytes; a broken, foreign or huge file raises BadImage
+        (a DataError) naming it and saying why."""
+        name = Path(name or "upload").name or "upload"
+        refusal = self.refuse_upload(name, len(data))
+        if refusal:
+            raise DataError(refusal)
+        rgb = decode_rgb(data, name, min_side=16, max_pixels=self.max_pixels)
+        return self._add(Picture(f"upload{next(self._uploads)}", name, "upload", lambda: rgb))
+
+    def alpha(self, text: str) -> torch.Tensor:
+        alpha = parse_alpha(text, self.recipe)
+        values = alpha[0].tolist()
+        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+            raise ConfigError(f"alpha = {text!r}: every value must be a number from 0 to 1")
+        return alpha
+
+    @property
+    def default_size(self) -> int:
+        return DEFAULT_SIZE["cuda" if self.runtime.cuda else "cpu"]
+
+    def size(self, text: str | int | None) -> int:
+        try:
+            size = self.default_size if text in (None, "") else int(text)
+        except ValueError:
+            raise ConfigError(f"size = {text!r}: expected a whole number of pixels (0: the picture's own)") from None
+        if size != 0 and not 16 <= size <= 8192:
+            raise ConfigError(f"size = {size}: expected 16 to 8192 pixels, or 0 for the picture's own size")
+        return size
+
+    def original(self, key: str, size: int) -> bytes:
+        """The picture as the model sees it at `size`, as a PNG."""
+        return encode_png(np.asarray(self.picture(key).image(size)))
+
+    def update(self, key: str, alpha: torch.Tensor, size: int) -> Frame:
+        """Stylize picture `key` at `alpha`, its longer side at most `size`."""
+        image = self.picture(key).image(size)
+        w, h = image.size
+        if w * h > self.max_pixels:
+            raise DataError(f"{self.picture(key).name}: {w}x{h} = {w * h:,} pixels, more than the "
+                            f"{self.max_pixels:,} an update may have; choose a smaller size")
+        return self._run(to_tensor(image), alpha)
+
+    def _run(self, image: torch.Tensor, alpha: torch.Tensor) -> Frame:
+        began = time.perf_counter()
+        pixels = to_pixels(stylize_tensor(self._model, image, alpha, self.runtime), "the stylized picture")
+        ran = time.perf_counter()
+        png = encode_png(pixels)
+        self.updates += 1
+        return Frame(png, alpha[0].tolist(), pixels.shape[1], pixels.shape[0], ran - began,
+                     time.perf_counter() - began)
+
+    def measure_latency(self, sizes: Sequence[int] = (256, 512), repeats: int = 3, warmup: int = 1,
+                        seed: int = 0) -> dict[int, dict[str, float]]:
+        """Median seconds of one update of a size x size picture (random pixels, the recipe's
+        default alpha) on this runtime: the model alone, and with the PNG the page receives.
+        The first `warmup` runs of each size (allocations, cuDNN's choices) are not counted."""
+        g = torch.Generator().manual_seed(seed)
+        alpha = torch.tensor([self.recipe.default_alpha], dtype=torch.float32)
+        for size in sizes:
+            image = torch.randint(0, 256, (1, 3, size, size), generator=g).float()
+            for _ in range(warmup):
+                self.gate.run("benchmark", lambda: self._run(image, alpha))
+            frames = [self.gate.run("benchmark", lambda: self._run(image, alpha)) for _ in range(repeats)]
+            self.latency[size] = {"model_ms": 1e3 * statistics.median(f.model_seconds for f in frames),
+                                  "update_ms": 1e3 * statistics.median(f.seconds for f in frames)}
+        self.updates = 0  # the page counts its own updates
+        return self.latency
+
+    def latency_lines(self) -> list[str]:
+        return [f"one update at {size}x{size} on {self.runtime.device}: {t['update_ms']:.0f} ms "
+                f"(the model {t['model_ms']:.0f} ms, the PNG the rest)" for size, t in self.latency.items()]

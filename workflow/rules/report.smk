@@ -1,0 +1,152 @@
+# What `snakemake --report report.zip` shows beyond the figures: every summary table as an HTML
+# page (the report shows HTML inline, a CSV only as a download), the training curves, the
+# training jobs' benchmarks, and an animated alpha sweep per implementation. The report's
+# categories are the experiments; each has its Figures and its Tables.
+
+# Summary table -> (report category, caption under workflow/report/).
+REPORT_TABLES = {
+    "adjustability": ("Adjustability", "adjustability.rst"),
+    "sweep_summary": ("Layer loss vs alpha", "sweep_summary.rst"),
+    "content_identity": ("Content at alpha 0", "content_identity.rst"),
+    "combinations": ("Combinations", "combinations.rst"),
+    "noise": ("Noise", "noise.rst"),
+    "diversity": ("Diversity", "diversity.rst"),
+    "saddle": ("Saddle point", "saddle.rst"),
+    "claims": ("Verdict", "claims.rst"),
+    "benchmarks": ("Training", "benchmarks.rst"),
+}
+if RETRAIN_IMPLS and RETRAIN_ALPHAS:
+    REPORT_TABLES["retrain"] = ("Adjusted vs retrained", "retrain.rst")
+
+# Every trained model's folder and label (implementations, the ablation, fixed-alpha models).
+TRAINED_RUNS = [
+    (f"results/models/{m}/{s}/seed{x}", f"{m}_{s}_seed{x}")
+    for m in TRAINED
+    for s in STYLES
+    for x in SEEDS
+]
+
+for _table, (_category, _caption) in REPORT_TABLES.items():
+
+    rule:
+        name:
+            f"{_table}_page"
+        input:
+            f"results/tables/{_table}.csv",
+        output:
+            report(
+                f"results/report/{_table}.html",
+                caption=f"../report/{_caption}",
+                category=_category,
+                subcategory="Tables",
+            ),
+        log:
+            f"results/logs/report/{_table}.log",
+        localrule: True
+        conda:
+            "../../envs/arst.yaml"
+        params:
+            title=_table.replace("_", " "),
+        shell:
+            "arst report-table {input} --title '{params.title}' --out {output} > {log} 2>&1"
+
+
+rule benchmarks:
+    input:
+        [f"results/benchmarks/train/{label}.tsv" for _, label in TRAINED_RUNS],
+    output:
+        csv="results/tables/benchmarks.csv",
+        md="results/tables/benchmarks.md",
+    log:
+        "results/logs/benchmarks.log",
+    localrule: True
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        runs=lambda w, input: " ".join(
+            f"--run {label} {tsv}" for (_, label), tsv in zip(TRAINED_RUNS, input)
+        ),
+    shell:
+        "arst benchmarks {params.runs} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_training:
+    input:
+        losses=[f"{folder}/losses.csv" for folder, _ in TRAINED_RUNS],
+        models=[f"{folder}/model.pt" for folder, _ in TRAINED_RUNS],
+    output:
+        png=report(
+            "results/figures/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+            subcategory="Figures",
+        ),
+        pdf="results/figures/training_curves.pdf",
+    log:
+        "results/logs/plot/training_curves.log",
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        runs=" ".join(
+            f"--run {label} {folder}/losses.csv" for folder, label in TRAINED_RUNS
+        ),
+    shell:
+        "arst plot-training {params.runs} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+rule alpha_sweep_gif:
+    input:
+        model="results/models/{impl}/{style}/seed{seed}/model.pt",
+        image=eval_images()[0],
+    output:
+        f"results/figures/alpha_sweep/{RUN}.gif",
+    log:
+        f"results/logs/alpha_sweep/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    params:
+        args=gif_args,
+    shell:
+        "TORCH_HOME=resources/torch arst alpha-gif --checkpoint {input.model} --image {input.image}"
+        " {params.args} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule alpha_sweep_page:
+    input:
+        per_model(f"results/figures/alpha_sweep/{RUN}.gif"),
+    output:
+        report(
+            "results/report/alpha_sweep.html",
+            caption="../report/alpha_sweep.rst",
+            category="Alpha sweep",
+            subcategory="Animations",
+        ),
+    log:
+        "results/logs/report/alpha_sweep.log",
+    localrule: True
+    conda:
+        "../../envs/arst.yaml"
+    params:
+        gifs=lambda w, input: " ".join(f"--gif {Path(g).stem} {g}" for g in input),
+    shell:
+        "arst report-gifs {params.gifs} --out {output} > {log} 2>&1"
+
+
+rule alpha_sweep:
+    input:
+        per_model(f"results/figures/alpha_sweep/{RUN}.gif"),
+
+
+rule training:
+    input:
+        rules.plot_training.output,
+        "results/report/benchmarks.html",
+
+
+TARGETS["report"] = [
+    *per_model(f"results/figures/alpha_sweep/{RUN}.gif"),
+    "results/report/alpha_sweep.html",
+    "results/figures/training_curves.png",
+    *[f"results/report/{table}.html" for table in REPORT_TABLES],
+]
