@@ -219,7 +219,7 @@ def test_every_bad_input_gets_a_message_and_the_server_goes_on(server, tmp_path)
     assert _error(base + "api/upload?name=big.png", good + bytes(20_000)) == (
         413, f"big.png: {len(good) + 20_000:,} bytes, more than the 20,000 bytes an upload may have")
     assert _error(base + "api/frame?picture=given0&alpha=0,2,0") == (
-        400, "alpha = '0,2,0': every value must be a number from 0 to 1")
+        400, "alpha = [0.0, 2.0, 0.0]: every alpha must lie in [0, 1], and 2.0 does not")
     assert _error(base + "api/frame?picture=given0&alpha=0,nan,0")[0] == 400
     status, message = _error(base + "api/frame?picture=given0&alpha=0,1")
     assert status == 400 and "has 2 values, but recipe 'corrected' has 3 style layers" in message

@@ -1,5 +1,8 @@
 """The networks against hand computations and the spec's layouts."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -157,6 +160,30 @@ def test_vgg_layer_names_match_the_spec():
     names16 = layer_names(torchvision.models.vgg16().features)
     assert (names16["relu2_2"], names16["relu3_3"], names16["relu4_3"]) == (8, 15, 22)
     assert "relu3_4" not in names16
+
+
+@pytest.mark.parametrize("arch, config", [("vgg16", "D"), ("vgg19", "E")])
+def test_vgg_features_are_built_module_for_module_as_torchvision_builds_them(arch, config):
+    import torchvision
+
+    from arst.nn.vgg import make_features
+    torch.manual_seed(3)
+    ours = make_features(arch)
+    torch.manual_seed(3)
+    theirs = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs[config])
+    assert repr(ours) == repr(theirs)
+    mine, other = ours.state_dict(), theirs.state_dict()
+    assert list(mine) == list(other)  # torchvision's weight files load by these keys
+    assert all(torch.equal(mine[k], other[k]) for k in mine)  # the same draws from the same seed
+
+
+def test_a_random_loss_network_does_not_import_torchvision():
+    """torchvision imports torch._dynamo (about 2.5 s a job); only ImageNet weights need it."""
+    code = ("import sys, torch; from arst.nn.vgg import VGGFeatures; "
+            "VGGFeatures('vgg19', ['relu2_2', 'relu4_4']); import arst.train, arst.evaluate; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_vgg_features_stop_at_deepest_layer_and_are_frozen():

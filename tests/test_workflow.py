@@ -248,8 +248,9 @@ def test_animated_sweeps_and_training_curves_are_targets(tiny_run):
     sweep_page = (tiny_run / "results" / "report" / "alpha_sweep.html").read_text()
     assert sweep_page.count("data:image/gif;base64,") == 2
     bench = pd.read_csv(tiny_run / "results" / "tables" / "benchmarks.csv")
-    assert sorted(bench["job"]) == ["ablation_mosaic_seed1", "baseline_mosaic_seed1",
-                                    "corrected-fixed0_mosaic_seed1", "corrected_mosaic_seed1"]
+    assert sorted(bench["job"]) == ["baseline-ablation_mosaic_seed1", "baseline_mosaic_seed1",
+                                    "corrected-ablation_mosaic_seed1", "corrected-fixed0_mosaic_seed1",
+                                    "corrected_mosaic_seed1"]
     assert (bench["wall_s"] > 0).all()
     assert (tiny_run / "results" / "figures" / "training_curves.png").stat().st_size > 1000
 

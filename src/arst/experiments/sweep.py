@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import spearmanr
 
 from ..data.images import save_image
 from ..evaluate import Evaluator
@@ -58,6 +57,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per implementation, seed, style, others and layer: does the layer's own style loss
     fall as its alpha rises? Spearman rho of loss against alpha (mean over images), and
     whether it falls monotonically (each step no higher than the one before)."""
+    from scipy.stats import spearmanr  # 1.5 s to import: only the summary needs it
+
     own = table[table["term"] == table["swept_layer"]]
     keys = [*MODEL_KEYS, "others", "swept_layer"]
     rows = []

@@ -7,21 +7,37 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-import torchvision
 from torch import nn
 
 from ..errors import ConfigError, DataError, FetchError
+from ..recipe import VGG_BLOCKS
 from .ops import conv2d
 
 log = logging.getLogger("arst")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# The ImageNet weights of each loss network: torchvision's, whose entry names the file (its
+# Output channels of the convolutions of each block; the convolutions per block are
+# recipe.VGG_BLOCKS. Built here, module for module as torchvision's `make_layers` builds them
+# (tests/test_nn.py checks it: state dicts and seeded inits match), because importing
+# torchvision costs every job about 2.5 s (it imports torch._dynamo), which only jobs that
+# load ImageNet weights need.
+BLOCK_WIDTHS = (64, 128, 256, 512, 512)
+# The ImageNet weights of each loss network are torchvision's: its entry names the file (its
 # address, and in its name a sha256 prefix). Loading, fetching and the workflow all ask here.
-IMAGENET_WEIGHTS = {"vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1,
-                    "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1}
-_CONFIGS = {"vgg16": "D", "vgg19": "E"}  # torchvision's names for the two layouts
+_IMAGENET_WEIGHTS = {"vgg16": "VGG16_Weights", "vgg19": "VGG19_Weights"}
+
+
+def make_features(arch: str) -> nn.Sequential:
+    """The feature layers of `arch` (freshly initialised as nn.Conv2d does)."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for convs, width in zip(VGG_BLOCKS[arch], BLOCK_WIDTHS):
+        for _ in range(convs):
+            layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = width
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
 
 
 def layer_names(features: nn.Sequential) -> dict[str, int]:
@@ -37,10 +53,17 @@ def layer_names(features: nn.Sequential) -> dict[str, int]:
     return names
 
 
-def imagenet_weights(arch: str) -> torchvision.models.WeightsEnum:
-    if arch not in IMAGENET_WEIGHTS:
-        raise ConfigError(f"unknown loss network {arch!r}; expected one of {', '.join(IMAGENET_WEIGHTS)}")
-    return IMAGENET_WEIGHTS[arch]
+def check_arch(arch: str) -> None:
+    if arch not in VGG_BLOCKS:
+        raise ConfigError(f"unknown loss network {arch!r}; expected one of {', '.join(VGG_BLOCKS)}")
+
+
+def imagenet_weights(arch: str):
+    """torchvision's entry for the ImageNet weights of `arch` (a WeightsEnum member)."""
+    check_arch(arch)
+    import torchvision
+
+    return getattr(torchvision.models, _IMAGENET_WEIGHTS[arch]).IMAGENET1K_V1
 
 
 def weights_file(arch: str, torch_home: str | Path | None = None) -> Path:
@@ -70,9 +93,9 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, arch: str, layers, weights: str = "random", seed: int = 0, channel_multiple: int = 1):
         super().__init__()
-        imagenet_weights(arch)  # a known network
+        check_arch(arch)
         # The feature layers alone: the full model would also build a 120M-parameter classifier.
-        full = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs[_CONFIGS[arch]])
+        full = make_features(arch)
         index = layer_names(full)
         unknown = [name for name in layers if name not in index]
         if unknown:
