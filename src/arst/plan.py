@@ -61,6 +61,11 @@ def _train(spec: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]
     return {**config["train"], **spec.get("train", {})}
 
 
+def _runtime(spec: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config's `runtime:` with the implementation's own `runtime:` over it."""
+    return {**config["runtime"], **spec.get("runtime", {})}
+
+
 def image_size(spec: Mapping[str, Any], config: Mapping[str, Any]) -> int:
     """The side of the images a model trains on, which its content cache is prepared at: its
     implementation's `train.size`, else the config's, else its recipe's image_size."""
@@ -75,7 +80,6 @@ def batch_size(spec: Mapping[str, Any], config: Mapping[str, Any]) -> int:
 def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """`arst train` arguments for one model, beyond its paths, seed and threads."""
     train = _train(spec, config)
-    runtime = {**config["runtime"], **spec.get("runtime", {})}
     args = ["--recipe", spec["recipe"], "--name", spec["name"]]
     for key, value in spec.get("set", {}).items():
         # As YAML, which `--set` reads back: None must arrive as null, not the string 'None'.
@@ -85,14 +89,14 @@ def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     args += ["--checkpoint-every", str(train["checkpoint_every"]), "--log-every", str(train["log_every"]),
              "--diagnostics-every", str(train["diagnostics_every"]),
              "--loss-weights", str(config["loss_network"]["weights"]),
-             "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(runtime["workers"])]
+             "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(_runtime(spec, config)["workers"])]
     return args + runtime_argv(spec, config)
 
 
 def runtime_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """The runtime flags every verb that runs a model takes (cli.runtime_args): the config's
     `runtime:`, with the implementation's own `runtime:` over it."""
-    runtime = {**config["runtime"], **spec.get("runtime", {})}
+    runtime = _runtime(spec, config)
     return [arg for key in RUNTIME_FLAGS for arg in (_flag(key), str(runtime[key]).lower())]
 
 
@@ -112,8 +116,14 @@ def evaluation_argv(config: Mapping[str, Any], impl: str, *, model: str | None, 
     and the threads and runtime to run it on (the implementation's, as it was trained)."""
     args = [] if model is None else ["--checkpoint", str(model)]
     args += ["--style", str(style), "--style-name", style_name, "--images", *map(str, images),
-             "--size", str(evaluation_settings(config)["size"]), "--threads", str(threads)]
-    return args + runtime_argv(config["implementations"][impl], config)
+             "--threads", str(threads)]
+    return args + evaluated_as_argv(config, impl)
+
+
+def evaluated_as_argv(config: Mapping[str, Any], impl: str) -> list[str]:
+    """How every verb that runs an implementation's trained model runs it: at the evaluation
+    size, on the implementation's runtime (as it was trained)."""
+    return ["--size", str(evaluation_settings(config)["size"]), *runtime_argv(config["implementations"][impl], config)]
 
 
 def experiment_argv(config: Mapping[str, Any], verb: str) -> list[str]:
@@ -143,7 +153,7 @@ def loss_weights_file(spec: Mapping[str, Any], config: Mapping[str, Any], torch_
     network's, named by torchvision), or None when the config's loss network is not ImageNet's."""
     if config["loss_network"]["weights"] != "imagenet":
         return None
-    from .nn.vgg import weights_file  # torchvision: only for configs that use its weights
+    from .nn.vgg import weights_file  # torch (and torchvision): only for configs that use its weights
 
     return str(weights_file(recipe_of(spec["name"], spec).vgg, torch_home))
 

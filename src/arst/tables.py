@@ -19,5 +19,10 @@ def write_table(frame: pd.DataFrame, csv_path: str | Path, markdown_path: str | 
         write_text(markdown_path, head + frame.to_markdown(index=False, floatfmt=".4g") + "\n")
 
 
+def loss_nets(table: pd.DataFrame) -> list[str]:
+    """The loss networks a table's rows were measured with (`random(seed=0)`, `imagenet`, ...)."""
+    return sorted(table["loss_net"].astype(str).unique())
+
+
 def read_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)

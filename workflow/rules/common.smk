@@ -8,12 +8,11 @@ from arst.errors import ArstError
 from arst.plan import (
     ablation_model,
     check_named_files,
-    evaluation_settings,
+    evaluated_as_argv,
     evaluation_argv,
     experiment_argv,
     image_size,
     loss_weights_file,
-    runtime_argv,
     train_argv,
     trained_models,
 )
@@ -135,9 +134,7 @@ def evaluation_args(verb, with_model=True):
 
 def gif_args(w):
     """`arst alpha-gif`'s size and runtime: the evaluation size, the implementation's runtime."""
-    size = evaluation_settings(config)["size"]
-    runtime = runtime_argv(config["implementations"][w.impl], config)
-    return shlex.join(["--size", str(size), *runtime])
+    return shlex.join(evaluated_as_argv(config, w.impl))
 
 
 # --- the comparison (compare.smk) ---
@@ -155,7 +152,7 @@ def saddle_runs():
     if EVAL["saddle"]["ablation"]:
         variants.append(("ablation", ablation_model))
     runs = [
-        (variant, style, f"results/models/{model(impl)}/{style}/seed{seed}/model.pt")
+        (variant, style, MODEL.format(impl=model(impl), style=style, seed=seed))
         for variant, model in variants
         for impl in IMPLS
         for style in STYLES

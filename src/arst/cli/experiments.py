@@ -139,10 +139,10 @@ def _saddle(p):
 
     def run(args):
         from ..experiments.saddle import saddle
-        from ..tables import write_table
+        from ..tables import loss_nets, write_table
         summary, curves = saddle(args.runs, args.window, args.content_drop, args.style_rise, args.warmup)
         write_table(curves, args.curves)
-        nets = ", ".join(sorted(summary["loss_net"].astype(str).unique()))
+        nets = ", ".join(loss_nets(summary))
         write_table(summary, args.csv, args.md, title=(
             f"Saddle point: content falls by >= {args.content_drop:.0%} while style rises by >= "
             f"{args.style_rise:.0%} within {args.window} steps, after a warm-up of {args.warmup} steps "
@@ -201,10 +201,10 @@ def _summary(name: str):
         def run(args):
             import importlib
 
-            from ..tables import read_tables, write_table
+            from ..tables import loss_nets, read_tables, write_table
             summarize = getattr(importlib.import_module(f"arst.experiments.{module}"), function)
             table = read_tables(args.tables)
-            nets = ", ".join(sorted(table["loss_net"].astype(str).unique()))
+            nets = ", ".join(loss_nets(table))
             write_table(summarize(table), args.csv, args.md, title=title.format(nets=nets))
         return run
     return setup

@@ -15,7 +15,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import DataError
 from ..io import write_text
-from ..tables import read_tables
+from ..tables import loss_nets, read_tables
 from . import loss_network_words, page
 
 KEYS = ["implementation", "style", "seed", "image", "others", "swept_layer", "alpha"]
@@ -46,7 +46,7 @@ def explorer_data(table: pd.DataFrame, source: str = "the sweep tables") -> dict
     frames: dict = {}
     implementations = []
     for impl, sub in rows.groupby("implementation", sort=False):
-        nets = sorted(sub["loss_net"].astype(str).unique())
+        nets = loss_nets(sub)
         implementations.append({
             "name": impl, "loss_net": ", ".join(nets),
             "loss_net_words": "; ".join(loss_network_words(n) for n in nets),

@@ -11,11 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
+from ..tables import loss_nets  # noqa: E402
 
 
 def provenance(table: pd.DataFrame) -> str:
     """The subtitle every figure carries: which loss network, how long, which seeds."""
-    nets = sorted(table["loss_net"].astype(str).unique())
+    nets = loss_nets(table)
     warn = " (RANDOM weights: not the paper's loss network)" if any(n.startswith("random") for n in nets) else ""
     steps = sorted(table["train_steps"].unique()) if "train_steps" in table else []
     seeds = sorted(table["seed"].unique()) if "seed" in table else []
