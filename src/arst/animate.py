@@ -14,12 +14,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .checkpoint import load_model
 from .errors import ConfigError
 from .experiments.common import load_eval_images
 from .io import atomic_path
 from .runtime import Runtime
-from .stylize import stylize_tensor
+from .stylize import load_stylizer, stylize_tensor
 
 
 def alpha_path(layers: int, frames_per_leg: int) -> list[tuple[float, ...]]:
@@ -95,8 +94,7 @@ def alpha_sweep_gif(checkpoint: str | Path, image: str | Path, out: str | Path, 
     if frame_ms < 20:
         raise ConfigError(f"frame duration {frame_ms} ms: GIF viewers show at least 20 ms per frame")
     runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
-    model, meta = load_model(checkpoint)
-    model = runtime.inference(runtime.module(model))
+    model, meta = load_stylizer(checkpoint, runtime)
     layers = list(meta["recipe"].style_layers)
     _, content = load_eval_images([image], size)
     font = ImageFont.load_default()

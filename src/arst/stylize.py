@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +53,13 @@ def stylize_tensor(model: AdjustableStyleTransfer, image: torch.Tensor, alpha: t
     return y[..., :h, :w].float()
 
 
+def load_stylizer(checkpoint: str | Path, runtime: Runtime) -> tuple[Callable, dict]:
+    """A checkpoint's model as `runtime` runs it for stylizing (built with its channel padding,
+    on its device, on its fast path: Runtime.inference), and the checkpoint's metadata."""
+    model, meta = load_model(checkpoint, runtime.channel_multiple)
+    return runtime.inference(runtime.module(model)), meta
+
+
 def output_paths(inputs: Sequence[str | Path], out: str | Path) -> list[tuple[Path, Path]]:
     """(content image, output image) for `arst stylize`. A folder among the inputs stands for
     every image in it (and below); one image file with an `out` that has a suffix is written
@@ -91,8 +98,7 @@ def stylize_files(checkpoint: str | Path, inputs: Sequence[str | Path], outputs:
     if len(inputs) != len(outputs):
         raise ConfigError(f"{len(inputs)} inputs but {len(outputs)} outputs")
     runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
-    model, meta = load_model(checkpoint, runtime.channel_multiple)
-    model = runtime.inference(runtime.module(model))
+    model, meta = load_stylizer(checkpoint, runtime)
     a = parse_alpha(alpha, meta["recipe"], source=f"alpha for {checkpoint}")
     written = []
     for src, dst in zip(inputs, outputs):

@@ -16,12 +16,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checkpoint import load_model
 from ..data.embedded import SAMPLE_PHOTOS, sample_photo
 from ..data.images import decode_rgb, load_rgb, to_pixels, to_tensor
 from ..errors import ConfigError, DataError
 from ..runtime import Runtime
-from ..stylize import parse_alpha, stylize_tensor
+from ..stylize import load_stylizer, parse_alpha, stylize_tensor
 from . import loss_network_words
 
 # A picture is stylized with its longer side at most this (0: as it is); the page offers these.
@@ -123,13 +122,12 @@ class Explorer:
                  evaluation: Sequence[str] = SAMPLE_PHOTOS, max_pixels: int = 40_000_000,
                  max_upload_bytes: int = 50 * 2**20, max_uploads: int = 20):
         self.checkpoint = Path(checkpoint)
-        model, self.meta = load_model(checkpoint)
-        self.recipe = self.meta["recipe"]
         # An interactive session meets a new image size at every picture and size it is
         # shown: compiling each would cost far more than it saves, so compile stays off
         # unless asked for.
         self.runtime = runtime or Runtime.resolve(compile=False)
-        self._model = self.runtime.inference(self.runtime.module(model))
+        self._model, self.meta = load_stylizer(checkpoint, self.runtime)
+        self.recipe = self.meta["recipe"]
         self.max_pixels, self.max_upload_bytes, self.max_uploads = max_pixels, max_upload_bytes, max_uploads
         self.gate = LatestOnly()
         self.updates = 0
