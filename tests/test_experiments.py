@@ -222,6 +222,17 @@ def test_alpha_claims_are_not_applicable_to_a_model_that_ignores_alpha():
     assert _holds(tables, MOTIFS)[0] == "not applicable: the layers' effects are not distinct"
 
 
+def test_a_run_that_ignores_alpha_is_gated_alone():
+    """One run under the response floor makes its own verdict 'not applicable'; the other
+    runs' verdicts stand (a combined gate would turn their 'no' into 'not applicable')."""
+    tables = _tables()
+    tables["sweep"].loc[tables["sweep"]["style"] == "swirl", ["spearman_rho", "relative_change"]] = [0.8, 0.3]
+    mute = (tables["adjustability"]["style"] == "mosaic") & (tables["adjustability"]["seed"] == 1)
+    tables["adjustability"].loc[mute, "response"] = 0.01
+    assert _holds(tables, LAYERS)[0] == ("mixed: no in 2/4, yes in 1/4, not applicable: the model does "
+                                         "not respond to alpha in 1/4 runs")
+
+
 def _retrain(adjusted: dict, retrained: dict, runs=RUNS[:1]):
     """Per alpha vector: {term: loss} of the adjustable model and of the model retrained there."""
     return pd.DataFrame([{**BASE, "style": st, "seed": se, "alpha_vector": a, "term": t,
@@ -231,7 +242,7 @@ def _retrain(adjusted: dict, retrained: dict, runs=RUNS[:1]):
 
 def test_adjusted_vs_retrained_needs_a_control_that_could_fail_it():
     retrained = {"1,0,0": {"content": 1.0, "relu2_2": 1.0}, "0,0,1": {"content": 1.0, "relu2_2": 8.0}}
-    verdict = lambda adjusted: claims_mod.claim_retrain(_retrain(adjusted, retrained), "corrected")[1]  # noqa: E731
+    verdict = lambda adjusted: claims_mod.combine(claims_mod.claim_retrain(_retrain(adjusted, retrained), "corrected")[1])  # noqa: E731
     assert verdict(retrained) == "yes"
     near = {"1,0,0": {"content": 1.2, "relu2_2": 1.5}, "0,0,1": {"content": 0.9, "relu2_2": 6.0}}
     assert verdict(near) == "yes"
@@ -240,9 +251,9 @@ def test_adjusted_vs_retrained_needs_a_control_that_could_fail_it():
     assert verdict(constant) == "no"
     # Retraining at the other alpha changes nothing: no loss comparison can tell a constant model.
     flat = {a: {"content": 1.0, "relu2_2": 1.0} for a in retrained}
-    assert claims_mod.claim_retrain(_retrain(flat, flat), "corrected")[1].startswith("inconclusive: retraining")
+    assert claims_mod.combine(claims_mod.claim_retrain(_retrain(flat, flat), "corrected")[1]).startswith("inconclusive: retraining")
     one = {"1,0,0": retrained["1,0,0"]}
-    assert claims_mod.claim_retrain(_retrain(one, one), "corrected")[1] == "inconclusive: one retrained alpha, no control"
+    assert claims_mod.combine(claims_mod.claim_retrain(_retrain(one, one), "corrected")[1]) == "inconclusive: one retrained alpha, no control"
 
 
 def test_saddle_verdicts_need_a_run_that_searched_the_step_and_an_ablation():
@@ -252,7 +263,7 @@ def test_saddle_verdicts_need_a_run_that_searched_the_step_and_an_ablation():
         if ablation_event is not None:
             rows.append({**rows[0], "variant": "ablation", "event": ablation_event, "content_layer": "relu4_2"})
         return pd.DataFrame(rows)
-    judge = lambda *a: claims_mod.claim_saddle(table(*a), "corrected")[1]  # noqa: E731
+    judge = lambda *a: claims_mod.combine(claims_mod.claim_saddle(table(*a), "corrected")[1])  # noqa: E731
     assert judge("2900", 5000, "none") == "yes"
     assert judge("2900", 5000, "3100") == "no: it survives the ablation"
     assert judge("2900", 5000) == "inconclusive: no ablation"

@@ -28,13 +28,14 @@ _CHOICES = {
     "ema_scope": ("style", "all"),
     "ema_init": ("ones", "first"),
     "alpha_per": ("batch", "sample"),
-    "conditioner": ("prudnikov", "mlp"),
+    "conditioner": ("prudnikov", "mlp", "linear"),
     "cin_order": ("prudnikov", "forward"),
     "cin_position": ("before_relu", "after_relu"),
     "last_activation": ("none", "sigmoid"),
     "init": ("default", "normal"),
     "conditioner_init": ("default", "normal", "kaiming"),
     "conditioner_norm": ("none", "layer"),
+    "conditioner_head_init": ("normal", "zero"),
 }
 
 
@@ -102,6 +103,10 @@ class Recipe:
     image_size: int
     style_size: int | None
     inference_alpha: tuple[float, ...] = field(default=())  # stylize.py
+    # nn/conditioner.py: the last layer's weights of the mlp and linear conditioners, N(0,
+    # init_std) or zero (gamma = 1 and beta = 0 exactly at step 0, gradients still flowing).
+    # A default, so checkpoints written before the field existed load as they were trained.
+    conditioner_head_init: str = "normal"
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(Recipe)

@@ -51,6 +51,11 @@ def combine(verdicts: pd.Series) -> str:
     return f"mixed: {parts} runs"
 
 
+def per_run(verdicts, index) -> pd.Series:
+    """Verdicts as a Series keyed by run, (style, seed): what `claims` gates and combines."""
+    return pd.Series(list(verdicts), index=pd.MultiIndex.from_tuples(list(index), names=RUN), dtype=object)
+
+
 def _runs(table: pd.DataFrame | None, impl: str, query=None) -> pd.DataFrame | None:
     if table is None or table.empty or impl not in set(table["implementation"]):
         return None
@@ -67,7 +72,7 @@ NOT_DISTINCT = "no: the layers' effects are not distinct"
 def claim_adjustability(adjust, impl):
     sub = _runs(adjust, impl)
     if sub is None:
-        return NOT_RUN, NOT_RUN
+        return NOT_RUN, None
     runs = sub.groupby(RUN)
     weakest, distinct = runs["response"].min(), runs["min_layer_distance"].first()
     verdicts = [NO_RESPONSE if w < MIN_RESPONSE else NOT_DISTINCT if d < MIN_DISTINCT else "yes"
@@ -76,7 +81,7 @@ def claim_adjustability(adjust, impl):
     measured = (f"weakest layer's response {spread(weakest)} (worst {worst['layer']}: {worst['response']:.3g}); "
                 f"closest two layers {spread(distinct)} apart; dead conditioner units "
                 f"{spread(runs['dead_fraction'].first())}")
-    return measured, combine(pd.Series(verdicts))
+    return measured, per_run(verdicts, weakest.index)
 
 
 # --- each layer's own loss falls as its alpha rises -------------------------------------------
@@ -84,7 +89,7 @@ def claim_adjustability(adjust, impl):
 def claim_layers(sweep, impl):
     sub = _runs(sweep, impl)
     if sub is None:
-        return NOT_RUN, NOT_RUN
+        return NOT_RUN, None
 
     def verdict(run: pd.DataFrame) -> str:
         change = run["relative_change"]
@@ -101,7 +106,7 @@ def claim_layers(sweep, impl):
     measured = (f"rho {spread(sub.groupby(RUN)['spearman_rho'].mean())}; own loss change alpha 0 -> 1 "
                 f"{spread(sub['relative_change'] * 100)} %; worst {worst['swept_layer']} (others "
                 f"{worst['others']:g}) rho {worst['spearman_rho']:.2f}, change {100 * worst['relative_change']:.2g} %")
-    return measured, combine(verdicts)
+    return measured, per_run(verdicts, verdicts.index)
 
 
 # --- alpha 0 gives back the content -----------------------------------------------------------
@@ -109,10 +114,10 @@ def claim_layers(sweep, impl):
 def claim_content(identity, impl, min_psnr=20.0, min_ssim=0.7):
     sub = _runs(identity, impl)
     if sub is None:
-        return NOT_RUN, NOT_RUN
+        return NOT_RUN, None
     runs = sub.groupby(RUN)[["psnr", "ssim"]].mean()
     verdicts = ["yes" if p >= min_psnr and s >= min_ssim else "no" for p, s in zip(runs["psnr"], runs["ssim"])]
-    return f"PSNR {spread(runs['psnr'])} dB; SSIM {spread(runs['ssim'])}", combine(pd.Series(verdicts))
+    return f"PSNR {spread(runs['psnr'])} dB; SSIM {spread(runs['ssim'])}", per_run(verdicts, runs.index)
 
 
 # --- distinct looks, larger motifs, diversity ---------------------------------------------------
@@ -120,9 +125,9 @@ def claim_content(identity, impl, min_psnr=20.0, min_ssim=0.7):
 def _at_least(table, impl, column, floor, query=None):
     sub = _runs(table, impl, query)
     if sub is None:
-        return None, NOT_RUN
+        return None, None
     values = sub.groupby(RUN)[column].mean()
-    return values, combine(pd.Series(["yes" if v >= floor else "no" for v in values]))
+    return values, per_run(["yes" if v >= floor else "no" for v in values], values.index)
 
 
 def claim_combinations(combos, impl):
@@ -135,7 +140,7 @@ def claim_motifs(adjust, impl):
     frequency of y(e_i) - y(0), pixels) against the layer's depth, per run."""
     sub = _runs(adjust, impl)
     if sub is None or "motif_px" not in sub:
-        return NOT_RUN, NOT_RUN
+        return NOT_RUN, None
 
     def rho(run: pd.DataFrame) -> float:
         if run["motif_px"].nunique() < 2:
@@ -147,13 +152,13 @@ def claim_motifs(adjust, impl):
     measured = (f"motif size by layer {', '.join(f'{k} {v:.3g} px' for k, v in sizes.items())}; "
                 f"rank correlation with depth {spread(rhos)}")
     verdicts = ["yes" if r == 1.0 else "no" if r <= 0 else "inconclusive" for r in rhos]
-    return measured, combine(pd.Series(verdicts))
+    return measured, per_run(verdicts, rhos.index)
 
 
 def claim_diversity(div, impl):
     pix, holds = _at_least(div, impl, "pixel_distance", MIN_PIXEL_DISTANCE)
     if pix is None:
-        return NOT_RUN, NOT_RUN
+        return NOT_RUN, None
     sub = _runs(div, impl).groupby(RUN)
     measured = (f"pixel {spread(pix)}; Gram {spread(sub['gram_distance'].mean())}; content loss "
                 f"{spread(sub['content_loss'].mean())}; style loss {spread(sub['style_loss'].mean())}")
@@ -167,7 +172,7 @@ def claim_noise(noise, impl):
     pixels' worth at a larger size, so a fixed floor in grey levels would depend on the size."""
     ratio, holds = _at_least(noise, impl, "ratio", MIN_NOISE_RATIO, lambda t: t["condition"] == "mask")
     if ratio is None:
-        return NOT_RUN, NOT_RUN
+        return NOT_RUN, None
     sub = _runs(noise, impl)
     change = sub[sub["condition"] == "mask"].groupby(RUN)["output_change"].mean()
     spots = sub[sub["condition"] == "spots"].groupby(RUN)["ratio"].mean()
@@ -180,15 +185,16 @@ def claim_noise(noise, impl):
 def claim_saddle(saddle, impl):
     sub = _runs(saddle, impl)
     if sub is None:
-        return NOT_RUN, NOT_RUN
+        return NOT_RUN, None
     main, ablation = sub[sub["variant"] == "adjustable"], sub[sub["variant"] == "ablation"]
     ablated = {(r["style"], r["seed"]): r for _, r in ablation.iterrows()}
 
     def covers(row) -> bool:
         return bool(row["searched_from"] <= REPORT_SADDLE_STEP <= row["searched_to"])
 
-    verdicts = []
+    verdicts, runs = [], []
     for _, row in main.iterrows():
+        runs.append((row["style"], row["seed"]))
         twin = ablated.get((row["style"], row["seed"]))
         if str(row["event"]) != "none":
             if twin is None:
@@ -212,7 +218,7 @@ def claim_saddle(saddle, impl):
         layer = ablation["content_layer"].iloc[0]
         text += (f"; ablation (content at {layer}, off the style layers but also deeper): event in "
                  f"{len(abl)}/{len(ablation)} runs")
-    return text, combine(pd.Series(verdicts))
+    return text, per_run(verdicts, runs)
 
 
 # --- adjusted vs retrained ---------------------------------------------------------------------
@@ -223,9 +229,10 @@ def claim_retrain(retrain, impl):
     at its alpha than that, within RETRAIN_FACTOR, on every term (content included)."""
     sub = _runs(retrain, impl)
     if sub is None:
-        return NOT_RUN, NOT_RUN
-    verdicts, mismatches, gaps = [], [], []
-    for _, run in sub.groupby(RUN):
+        return NOT_RUN, None
+    verdicts, mismatches, gaps, runs = [], [], [], []
+    for key, run in sub.groupby(RUN):
+        runs.append(key)
         mismatch = np.log2(run["loss_adjusted"] / run["loss_retrained"]).abs().groupby(run["term"]).max()
         by_alpha = run.pivot_table(index="alpha_vector", columns="term", values="loss_retrained")
         gap = (np.log2(by_alpha.max() / by_alpha.min())).reindex(mismatch.index)
@@ -243,7 +250,7 @@ def claim_retrain(retrain, impl):
     measured = (f"worst adjusted/retrained ratio {spread(mismatches)}x over {sub['alpha_vector'].nunique()} "
                 f"alpha vectors and {sub['term'].nunique()} terms; retrained models at different alphas differ "
                 f"by up to {spread(gaps)}x")
-    return measured, combine(pd.Series(verdicts))
+    return measured, per_run(verdicts, runs)
 
 
 # (claim, measure, rule, summary table, judge, what it needs of the model: None, "response" or
@@ -303,6 +310,17 @@ def _applicable(need: str | None, adjustable: str) -> str | None:
     return None
 
 
+def judge(verdicts: pd.Series | None, need: str | None, gates: pd.Series | None) -> str:
+    """The runs' verdicts as one, each first gated by its own run's adjustability verdict
+    (`gates`, keyed like `verdicts`): one run that does not respond to alpha makes that run's
+    verdict 'not applicable', never another run's."""
+    if verdicts is None:
+        return NOT_RUN
+    gated = [(_applicable(need, gates.get(run, NOT_RUN)) if gates is not None else None) or verdict
+             for run, verdict in verdicts.items()]
+    return combine(pd.Series(gated, dtype=object))
+
+
 def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[str]]:
     present = [t for t in tables.values() if t is not None and not t.empty]
     impls = list(dict.fromkeys(i for t in present for i in t["implementation"]))
@@ -310,9 +328,9 @@ def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[s
     for claim, measure, rule, key, fn, need in CLAIMS:
         row = {"claim": claim, "measure": measure, "rule": rule}
         for impl in impls:
-            measured, holds = fn(tables.get(key), impl)
-            reason = _applicable(need, claim_adjustability(tables.get("adjustability"), impl)[1])
-            row[impl], row[f"holds ({impl})"] = measured, reason or holds
+            measured, verdicts = fn(tables.get(key), impl)
+            gates = claim_adjustability(tables.get("adjustability"), impl)[1]
+            row[impl], row[f"holds ({impl})"] = measured, judge(verdicts, need, gates)
         rows.append(row)
     return pd.DataFrame(rows), impls
 

@@ -63,6 +63,10 @@ class Conditioner(nn.Module):
     SubtractBlocks, width -> 2C; gamma is used as is.
     `mlp`: the paper's Table 1, n -> width, `depth` dense width -> width (DenseBlock), -> 2C,
     ReLU after all but the last, whose bias starts at gamma = 1, beta = 0 (`init`).
+    `linear`: alpha -> 2C in one affine map, so gamma = 1 + W_gamma alpha and beta = W_beta alpha
+    once trained from a zero head: each one-hot alpha owns one column, as each style owns its
+    gamma and beta in Dumoulin et al.'s conditional instance norm, and alpha = 0 is plain
+    instance norm (up to the trained bias).
     """
 
     def __init__(self, kind: str, n_alpha: int, layout: "OrderedDict[str, slice]", width=1000, depth=4,
@@ -72,17 +76,20 @@ class Conditioner(nn.Module):
         self.channels = max(s.stop for s in layout.values())
         if kind == "prudnikov":
             body = [nn.Linear(n_alpha, width), nn.ReLU()] + [SubtractBlock(width) for _ in range(depth)]
+        elif kind == "linear":
+            body, width = [], n_alpha
         else:
             body = [nn.Linear(n_alpha, width), nn.ReLU()]
             body += [DenseBlock(width, norm, residual) for _ in range(depth)]
         self.body = nn.Sequential(*body)
         self.head = nn.Linear(width, 2 * self.channels)
 
-    def init(self, scheme: str, std: float, identity_head: bool) -> None:
+    def init(self, scheme: str, std: float, identity_head: bool, head: str = "normal") -> None:
         """`normal`: N(0, std) weights, zero biases (the paper's Table 1); `kaiming`: He's
         normal init (fan-in, for ReLU), zero biases; `default`: PyTorch's, as constructed.
-        With `identity_head` the last layer's weights are N(0, std) and its bias puts every
-        gamma at 1 and every beta at 0, so training starts from plain instance norm."""
+        With `identity_head` the last layer's weights are N(0, std) (`head` normal) or zero
+        (`head` zero) and its bias puts every gamma at 1 and every beta at 0, so training
+        starts from plain instance norm: near it, or exactly."""
         for m in self.modules():
             if isinstance(m, nn.Linear) and scheme != "default":
                 if scheme == "normal":
@@ -91,7 +98,10 @@ class Conditioner(nn.Module):
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
         if identity_head:
-            nn.init.normal_(self.head.weight, 0.0, std)
+            if head == "zero":
+                nn.init.zeros_(self.head.weight)
+            else:
+                nn.init.normal_(self.head.weight, 0.0, std)
             with torch.no_grad():
                 self.head.bias[: self.channels] = 1.0
                 self.head.bias[self.channels:] = 0.0

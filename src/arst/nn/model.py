@@ -38,7 +38,7 @@ class AdjustableStyleTransfer(nn.Module):
                     nn.init.normal_(m.weight, 0.0, recipe.init_std)
                     nn.init.zeros_(m.bias)
         self.conditioner.init(recipe.conditioner_init, recipe.init_std,
-                              identity_head=recipe.conditioner == "mlp")
+                              identity_head=recipe.conditioner != "prudnikov", head=recipe.conditioner_head_init)
 
     def forward(self, content: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """content (B, 3, H, W) in 0..255; alpha (B, n) per sample or (1, n) for the batch."""
