@@ -2,6 +2,7 @@
 hand-checkable cases (a model whose alpha has no effect, flat and saddle-shaped curves,
 identical images, small synthetic tables)."""
 
+import itertools
 import math
 
 import numpy as np
@@ -181,8 +182,9 @@ def _holds(tables, claim):
     return table.set_index("claim").loc[claim, "holds (corrected)"], table.set_index("claim").loc[claim, "corrected"]
 
 
-LAYERS, IDENTITY, MOTIFS = (claims_mod.CLAIMS[k][0] for k in (1, 2, 4))
-ADJUSTABLE, NOISE, SADDLE, RETRAIN = (claims_mod.CLAIMS[k][0] for k in (0, 6, 7, 8))
+CLAIM = {fn.__name__: claim for claim, _, _, _, fn, _ in claims_mod.CLAIMS}
+RELATIVE, RESPONDS, LAYERS = CLAIM["claim_relative"], CLAIM["claim_adjustability"], CLAIM["claim_layers"]
+IDENTITY, MOTIFS, NOISE = CLAIM["claim_content"], CLAIM["claim_motifs"], CLAIM["claim_noise"]
 
 
 def test_claims_judge_every_run_and_say_when_runs_disagree():
@@ -214,46 +216,81 @@ def test_motif_size_must_grow_with_depth():
 
 def test_alpha_claims_are_not_applicable_to_a_model_that_ignores_alpha():
     tables = _tables(response=0.01)  # under the 2-grey-level floor
-    assert _holds(tables, ADJUSTABLE)[0] == claims_mod.NO_RESPONSE
+    assert _holds(tables, RESPONDS)[0] == claims_mod.NO_RESPONSE
     assert _holds(tables, LAYERS)[0] == "not applicable: the model does not respond to alpha"
     assert _holds(tables, IDENTITY)[0] == "yes" and _holds(tables, NOISE)[0] == "yes"  # not about alpha
-    tables = _tables(distinct=0.5)  # responds, but every layer does the same
-    assert _holds(tables, ADJUSTABLE)[0] == claims_mod.NOT_DISTINCT
-    assert _holds(tables, MOTIFS)[0] == "not applicable: the layers' effects are not distinct"
+    tables = {**_tables(), "controls": _controls(adjustable=0.2, runs=RUNS)}  # responds, every layer alike
+    assert _holds(tables, RESPONDS)[0] == "yes"
+    assert _holds(tables, RELATIVE)[0].startswith("no: ")
+    assert _holds(tables, MOTIFS)[0] == "not applicable: the layers' effects are not distinct (relative to retraining)"
 
 
-def test_a_run_that_ignores_alpha_is_gated_alone():
-    """One run under the response floor makes its own verdict 'not applicable'; the other
-    runs' verdicts stand (a combined gate would turn their 'no' into 'not applicable')."""
-    tables = _tables()
-    tables["sweep"].loc[tables["sweep"]["style"] == "swirl", ["spearman_rho", "relative_change"]] = [0.8, 0.3]
-    mute = (tables["adjustability"]["style"] == "mosaic") & (tables["adjustability"]["seed"] == 1)
-    tables["adjustability"].loc[mute, "response"] = 0.01
-    assert _holds(tables, LAYERS)[0] == ("mixed: no in 2/4, yes in 1/4, not applicable: the model does "
-                                         "not respond to alpha in 1/4 runs")
+LAYER_NAMES = ("relu2_2", "relu3_4", "relu4_4")
 
 
-def _retrain(adjusted: dict, retrained: dict, runs=RUNS[:1]):
-    """Per alpha vector: {term: loss} of the adjustable model and of the model retrained there."""
-    return pd.DataFrame([{**BASE, "style": st, "seed": se, "alpha_vector": a, "term": t,
-                          "loss_adjusted": adjusted[a][t], "loss_retrained": retrained[a][t]}
-                         for st, se in runs for a in retrained for t in retrained[a]])
+def _controls(adjustable=1.0, retrained=1.5, floor=0.3, match=None, runs=RUNS[:1], labels=LAYER_NAMES):
+    """A controls table: every pair of one-hot settings `adjustable` apart for the adjustable
+    model and `retrained` apart when retrained (numbers, or {pair: distance}); the floor; and
+    `match`[(a, b)], the adjustable model at a against the model retrained at b (default: as
+    near its own as a second seed, as far from the others as retraining)."""
+    def pick(value, a, b):
+        return value[(a, b)] if isinstance(value, dict) else value
+    rows = []
+    for st, se in runs:
+        def row(kind, a, b, d):
+            rows.append({**BASE, "style": st, "seed": se, "kind": kind, "alpha_a": a, "alpha_b": b,
+                         "profile_distance": d, "pixel_distance": 50.0})
+        for a, b in itertools.combinations(labels, 2):
+            row("adjustable", a, b, pick(adjustable, a, b))
+            row("retrained", a, b, pick(retrained, a, b))
+        for a in labels:
+            for b in labels:
+                default = floor if a == b else pick(retrained, *sorted((a, b), key=labels.index))
+                row("match", a, b, (match or {}).get((a, b), default))
+        row("floor", labels[0], labels[0], floor)
+    return pd.DataFrame(rows)
 
 
-def test_adjusted_vs_retrained_needs_a_control_that_could_fail_it():
-    retrained = {"1,0,0": {"content": 1.0, "relu2_2": 1.0}, "0,0,1": {"content": 1.0, "relu2_2": 8.0}}
-    verdict = lambda adjusted: claims_mod.combine(claims_mod.claim_retrain(_retrain(adjusted, retrained), "corrected")[1])  # noqa: E731
-    assert verdict(retrained) == "yes"
-    near = {"1,0,0": {"content": 1.2, "relu2_2": 1.5}, "0,0,1": {"content": 0.9, "relu2_2": 6.0}}
-    assert verdict(near) == "yes"
-    # A constant model, the same output whatever alpha: within 2x of neither retrained extreme.
-    constant = {a: {"content": 1.0, "relu2_2": 2.9} for a in retrained}
-    assert verdict(constant) == "no"
-    # Retraining at the other alpha changes nothing: no loss comparison can tell a constant model.
-    flat = {a: {"content": 1.0, "relu2_2": 1.0} for a in retrained}
-    assert claims_mod.combine(claims_mod.claim_retrain(_retrain(flat, flat), "corrected")[1]).startswith("inconclusive: retraining")
-    one = {"1,0,0": retrained["1,0,0"]}
-    assert claims_mod.combine(claims_mod.claim_retrain(_retrain(one, one), "corrected")[1]) == "inconclusive: one retrained alpha, no control"
+def test_differently_per_layer_is_judged_against_retraining_and_the_seed_floor():
+    judge = lambda table: claims_mod.combine(claims_mod.claim_relative(table, "corrected")[1])  # noqa: E731
+    # Retrained pairs 1.5 apart, seeds 0.3: needed 1 - 0.3/1.5 = 0.8 of retraining per pair.
+    assert judge(_controls(adjustable=1.3)) == "yes"  # 0.87
+    assert judge(_controls(adjustable=1.15)).startswith("no: relu2_2 vs relu3_4 at 0.77 of retraining (needs 0.80)")
+    # One pair merged while the others are far: the merged pair is named.
+    merged = {("relu2_2", "relu3_4"): 1.4, ("relu2_2", "relu4_4"): 1.4, ("relu3_4", "relu4_4"): 0.1}
+    assert judge(_controls(adjustable=merged)) == "no: relu3_4 vs relu4_4 at 0.07 of retraining (needs 0.80)"
+    # The objective does not separate two layers (retrained within 2x the floor): no verdict on them.
+    close = {("relu2_2", "relu3_4"): 0.5, ("relu2_2", "relu4_4"): 1.5, ("relu3_4", "relu4_4"): 1.5}
+    assert judge(_controls(adjustable=1.5, retrained=close)) == ("inconclusive: the objective does not "
+                                                                "separate relu2_2 vs relu3_4")
+    table = _controls(adjustable=1.3)
+    assert judge(table[table["kind"] != "floor"]) == "inconclusive: no second seed, no floor"
+
+
+def test_adjusting_matches_retraining_only_when_nearest_its_own_by_the_floor():
+    judge = lambda table: claims_mod.combine(claims_mod.claim_retrain(table, "corrected")[1])  # noqa: E731
+    assert judge(_controls()) == "yes"  # own 0.3 (one floor), others 1.5
+    # Nearer the model retrained on another layer at one alpha: no, naming it.
+    wrong = {("relu4_4", "relu4_4"): 1.0, ("relu4_4", "relu3_4"): 0.6}
+    assert judge(_controls(match=wrong)) == "no: at relu4_4 nearer a model retrained at another alpha"
+    # A constant model: as far from every retrained model, nearer none by the floor.
+    constant = {(a, b): 0.9 for a in LAYER_NAMES for b in LAYER_NAMES}
+    assert judge(_controls(match=constant)).startswith("inconclusive: nearer its own")
+    # Retrained models no farther apart than seeds: nothing to match.
+    assert judge(_controls(retrained=0.4)) == "inconclusive: the retrained models are within twice the seed floor"
+
+
+def test_controls_sanity_check_names_a_starved_layer():
+    def retrain(relu4_4_own):
+        losses = {"1,0,0": {"relu2_2": 1.0, "relu3_4": 5.0, "relu4_4": 5.0},
+                  "0,1,0": {"relu2_2": 5.0, "relu3_4": 1.0, "relu4_4": 4.0},
+                  "0,0,1": {"relu2_2": 5.0, "relu3_4": 5.0, "relu4_4": relu4_4_own}}
+        return pd.DataFrame([{**BASE, "style": "mosaic", "seed": 1, "alpha_vector": a, "term": t,
+                              "loss_adjusted": 1.0, "loss_retrained": v}
+                             for a, terms in losses.items() for t, v in {"content": 1.0, **terms}.items()])
+    judge = lambda table: claims_mod.combine(claims_mod.claim_own_term(table, "corrected")[1])  # noqa: E731
+    assert judge(retrain(1.0)) == "yes"
+    assert judge(retrain(6.0)) == "no: relu4_4 lowest in a model not trained on it"
 
 
 def test_saddle_verdicts_need_a_run_that_searched_the_step_and_an_ablation():

@@ -35,8 +35,8 @@ def ablation_model(impl: str) -> str:
 
 def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every model the workflow trains, key -> spec (recipe, set, train, name): the configured
-    implementations, the saddle point's disjoint-layer ablation of each, and the fixed-alpha models of
-    'adjusted vs retrained'. A model's name (in its checkpoint and every table) is its
+    implementations, the saddle point's disjoint-layer ablation of each, and the retrained
+    controls of each (`controls`). A model's name (in its checkpoint and every table) is its
     implementation's config key; the ablation and fixed-alpha models carry the key of the
     implementation they vary."""
     impls = config["implementations"]
@@ -48,12 +48,42 @@ def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         layer = evaluation["saddle"]["ablation_content_layer"]
         for impl in impls:
             out[ablation_model(impl)] = {**out[impl], "set": {**out[impl].get("set", {}), "content_layer": layer}}
-    for impl in [i for i in evaluation["retrain"]["impls"] if i in impls]:
-        layers = recipe_of(impl, out[impl]).style_layers
-        for k, alpha in enumerate(evaluation["retrain"]["alphas"]):
-            vector = alpha_by_layer(alpha, layers)
-            out[f"{impl}-fixed{k}"] = {**out[impl], "set": {**out[impl].get("set", {}), "alpha_fixed": vector}}
+    for impl, models in controls(config).items():
+        for key, vector in models.items():
+            out[key] = {**out[impl], "set": {**out[impl].get("set", {}), "alpha_fixed": vector}}
     return out
+
+
+def retrained_impls(config: Mapping[str, Any]) -> list[str]:
+    """The implementations that get retrained controls: `evaluation.retrain.impls`, or every
+    implementation that is not itself trained at a fixed alpha (null, the default)."""
+    impls = config["implementations"]
+    chosen = config["evaluation"]["retrain"].get("impls")
+    if chosen is None:
+        chosen = [i for i in impls if recipe_of(i, {**impls[i], "name": i}).alpha_fixed is None]
+    return list(chosen)
+
+
+def controls(config: Mapping[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """impl -> {model key: fixed alpha} of its retrained controls: the same recipe trained at
+    every one-hot alpha of its style layers (`{impl}-fixed-{layer}`) and at all ones
+    (`{impl}-fixed-ones`), then at each vector `evaluation.retrain.alphas` adds
+    (`{impl}-fixed{k}`). They train with the implementation's steps, size, batch and seeds; the
+    first one-hot also trains at the floor seeds (floor_seed)."""
+    impls, out = config["implementations"], {}
+    for impl in retrained_impls(config):
+        layers = recipe_of(impl, {**impls[impl], "name": impl}).style_layers
+        models = {f"{impl}-fixed-{layer}": [1.0 if other == layer else 0.0 for other in layers] for layer in layers}
+        models[f"{impl}-fixed-ones"] = [1.0] * len(layers)
+        for k, alpha in enumerate(config["evaluation"]["retrain"].get("alphas", [])):
+            models[f"{impl}-fixed{k}"] = alpha_by_layer(alpha, layers)
+        out[impl] = models
+    return out
+
+
+def floor_seed(config: Mapping[str, Any], seed: int | str) -> int:
+    """The second seed at which a run's first one-hot control is retrained: its noise floor."""
+    return int(seed) + int(config["evaluation"]["retrain"].get("floor_seed_offset", 1))
 
 
 def _train(spec: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:

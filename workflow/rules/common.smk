@@ -8,6 +8,8 @@ from arst.errors import ArstError
 from arst.plan import (
     ablation_model,
     check_named_files,
+    controls,
+    floor_seed,
     evaluated_as_argv,
     evaluation_argv,
     experiment_argv,
@@ -140,8 +142,19 @@ def gif_args(w):
 # --- the comparison (compare.smk) ---
 
 EVAL = config["evaluation"]
-RETRAIN_IMPLS = [i for i in EVAL["retrain"]["impls"] if i in IMPLS]
-RETRAIN_ALPHAS = EVAL["retrain"]["alphas"]
+CONTROLS = _plan(controls, config)  # impl -> {model key: fixed alpha}
+RETRAIN_IMPLS = list(CONTROLS)
+
+
+def control_models(w):
+    """The run's retrained controls (its implementation's, at its style and seed)."""
+    return [MODEL.format(impl=key, style=w.style, seed=w.seed) for key in CONTROLS[w.impl]]
+
+
+def floor_model(w):
+    """The run's first one-hot control at the floor seed: the noise floor."""
+    first = next(iter(CONTROLS[w.impl]))
+    return MODEL.format(impl=first, style=w.style, seed=floor_seed(config, w.seed))
 
 
 def saddle_runs():
@@ -171,7 +184,8 @@ def claims_inputs(w=None):
         "noise": "results/tables/noise.csv",
         "saddle": "results/tables/saddle.csv",
     }
-    if RETRAIN_IMPLS and RETRAIN_ALPHAS:
+    if RETRAIN_IMPLS:
+        inputs["controls"] = "results/tables/controls.csv"
         inputs["retrain"] = "results/tables/retrain.csv"
     return inputs
 

@@ -342,13 +342,66 @@ rule plot_saddle:
 # --- adjusted vs retrained ----------------------------------------------------------------------
 
 
+rule controls:
+    input:
+        model=MODEL,
+        retrained=control_models,
+        floor=floor_model,
+        style=style_image,
+        images=eval_images(),
+    output:
+        table=f"results/tables/controls/{RUN}.csv",
+    log:
+        f"results/logs/controls/{RUN}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    resources:
+        gpu=EVAL["gpu"],
+    params:
+        args=evaluation_args("controls", with_model=False),
+    shell:
+        "TORCH_HOME=resources/torch arst controls {params.args} --adjustable {input.model}"
+        " --retrained {input.retrained} --floor {input.floor} --table {output.table} > {log} 2>&1"
+
+
+rule controls_summary:
+    input:
+        per_model(f"results/tables/controls/{RUN}.csv", RETRAIN_IMPLS),
+    output:
+        csv="results/tables/controls.csv",
+        md="results/tables/controls.md",
+    log:
+        "results/logs/controls_summary.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst controls-summary {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule plot_controls:
+    input:
+        per_model(f"results/tables/controls/{RUN}.csv", RETRAIN_IMPLS),
+    output:
+        png=report(
+            "results/figures/controls.png",
+            caption="../report/controls_figure.rst",
+            category="Adjusted vs retrained",
+            subcategory="Figures",
+        ),
+        pdf="results/figures/controls.pdf",
+    log:
+        "results/logs/plot/controls.log",
+    conda:
+        "../../envs/arst.yaml"
+    shell:
+        "arst plot-controls {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
 rule retrain_compare:
     input:
         model=MODEL,
-        retrained=expand(
-            "results/models/{{impl}}-fixed{fixed}/{{style}}/seed{{seed}}/model.pt",
-            fixed=range(len(RETRAIN_ALPHAS)),
-        ),
+        retrained=control_models,
         style=style_image,
         images=eval_images(),
     output:
@@ -460,6 +513,8 @@ rule saddle_point:
 
 rule adjusted_vs_retrained:
     input:
+        rules.controls_summary.output,
+        rules.plot_controls.output,
         rules.retrain_summary.output,
         rules.plot_retrain.output,
 
@@ -490,8 +545,11 @@ TARGETS["compare"] = [
     "results/figures/saddle.pdf",
     "results/tables/claims.md",
 ]
-if RETRAIN_IMPLS and RETRAIN_ALPHAS:
+if RETRAIN_IMPLS:
     TARGETS["compare"] += [
+        "results/tables/controls.md",
+        "results/figures/controls.png",
+        "results/figures/controls.pdf",
         "results/tables/retrain.md",
         "results/figures/retrain.png",
         "results/figures/retrain.pdf",

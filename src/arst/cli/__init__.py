@@ -39,6 +39,8 @@ VERBS: dict[str, tuple[str, str]] = {
                                  "style losses"),
     "retrain-compare": ("experiments", "per-layer losses: adjustable model at alpha a vs a model trained at "
                                        "fixed a"),
+    "controls": ("experiments", "the adjustable model's one-hot settings against models retrained there and "
+                                "a second seed: loss-profile and pixel distances"),
     "saddle": ("experiments", "detect the saddle-point event in training logs; gradient cosine; "
                               "disjoint-layer ablation"),
     "claims": ("experiments", "the verdict table: one row per claim in docs/spec.md, section 5"),

@@ -125,6 +125,21 @@ def _retrain_compare(p):
     return run
 
 
+def _controls(p):
+    evaluation_args(p, checkpoint=False, image_dir=False)
+    p.add_argument("--adjustable", required=True, help="the adjustable model.pt")
+    p.add_argument("--retrained", nargs="+", required=True,
+                   help="its retrained controls at the same seed (models trained with alpha_fixed)")
+    p.add_argument("--floor", help="one of those alphas retrained at a second seed: the noise floor")
+
+    def run(args):
+        from ..experiments.controls import controls
+        from ..tables import write_table
+        write_table(controls(args.adjustable, args.retrained, args.floor, args.style, args.images, args.size,
+                             args.style_name, runtime_from(args)), args.table)
+    return run
+
+
 def _saddle(p):
     p.add_argument("--run", nargs=4, action="append", required=True, dest="runs",
                    metavar=("VARIANT", "STYLE", "MODEL", "LOSSES"),
@@ -184,6 +199,10 @@ SUMMARIES = {
     "diversity-summary": ("diversity", "summarize", "mean pairwise output distance beside content and style "
                           "losses", "Diversity under random alpha (loss network: {nets}; pixel distance in "
                           "0..255)"),
+    "controls-summary": ("controls", "summarize", "merge the retrained-control tables: loss-profile and pixel "
+                         "distances of every pair (adjustable, retrained, floor, match)",
+                         "Retrained controls: loss-profile distance (L2 of log10 per-term losses) and pixel "
+                         "distance (0..255) between outputs (loss network: {nets})"),
     "retrain-summary": ("retrain", "summarize", "adjusted vs retrained per-layer losses (mean over images)",
                         "Adjusted vs retrained: per-layer losses at the same alpha; ratio = adjusted / "
                         "retrained (loss network: {nets})"),
@@ -218,6 +237,7 @@ SETUP = {
     "noise": _noise,
     "diversity": _diversity,
     "retrain-compare": _retrain_compare,
+    "controls": _controls,
     "saddle": _saddle,
     "claims": _claims,
     **{name: _summary(name) for name in SUMMARIES},

@@ -16,6 +16,8 @@ FIGURES = {
     "plot-noise": ("comparison", "noise_figure", "figure: noisy inputs and the outputs' change"),
     "plot-diversity": ("comparison", "diversity_figure", "figure: outputs for random alpha vectors"),
     "plot-retrain": ("comparison", "retrain_figure", "figure: per-term losses, adjustable vs retrained"),
+    "plot-controls": ("comparison", "controls_figure", "figure: per pair of layers, adjustable vs retrained "
+                      "loss-profile distance, the seed floor drawn"),
 }
 
 

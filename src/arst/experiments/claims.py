@@ -9,6 +9,7 @@ A claim about alpha is "not applicable" to a model that does not respond to alph
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -21,12 +22,10 @@ RUN = ["style", "seed"]  # one run: one style and one seed of one implementation
 REPORT_SADDLE_STEP = 3000
 
 # Floors: an effect below them is not an effect (each row states its own).
-MIN_RESPONSE = MIN_DISTINCT = 2.0  # grey levels of 255: 8-bit rounding moves a pixel by <= 0.5
+MIN_RESPONSE = 2.0  # grey levels of 255: 8-bit rounding moves a pixel by <= 0.5
 MIN_RELATIVE_CHANGE = 0.01  # a layer's own loss must move by 1% from alpha 0 to 1 to count
 MIN_PIXEL_DISTANCE = 5.0  # grey levels between outputs that should look different
 MIN_NOISE_RATIO = 2.0  # output change / input change: the mask is amplified, not passed through
-RETRAIN_FACTOR = 2.0  # adjusted within this factor of retrained...
-RETRAIN_MIN_GAP = 1.25  # ...and retraining at other alphas must move a loss by at least this factor
 
 
 def spread(values) -> str:
@@ -63,25 +62,96 @@ def _runs(table: pd.DataFrame | None, impl: str, query=None) -> pd.DataFrame | N
     return sub[query(sub)] if query is not None else sub
 
 
-# --- the model responds to alpha ---------------------------------------------------------------
+# --- the model responds to alpha, differently per layer, as retraining does -------------------
 
 NO_RESPONSE = "no: the model does not respond to alpha"
-NOT_DISTINCT = "no: the layers' effects are not distinct"
+# The objective separates two alphas only when the models retrained there are farther apart
+# than this many seed floors: closer, two seeds at one alpha could be as far apart.
+SEPARATED = 2.0
 
 
 def claim_adjustability(adjust, impl):
+    """Does the output depend on alpha at all: each layer's response over 8-bit rounding. Whether
+    it depends on it *as retraining would* is the controls' row (claim_relative)."""
     sub = _runs(adjust, impl)
     if sub is None:
         return NOT_RUN, None
     runs = sub.groupby(RUN)
     weakest, distinct = runs["response"].min(), runs["min_layer_distance"].first()
-    verdicts = [NO_RESPONSE if w < MIN_RESPONSE else NOT_DISTINCT if d < MIN_DISTINCT else "yes"
-                for w, d in zip(weakest, distinct)]
+    verdicts = [NO_RESPONSE if w < MIN_RESPONSE else "yes" for w in weakest]
     worst = sub.loc[sub["response"].idxmin()]
     measured = (f"weakest layer's response {spread(weakest)} (worst {worst['layer']}: {worst['response']:.3g}); "
-                f"closest two layers {spread(distinct)} apart; dead conditioner units "
+                f"closest two layers {spread(distinct)} apart in pixels; dead conditioner units "
                 f"{spread(runs['dead_fraction'].first())}")
     return measured, per_run(verdicts, weakest.index)
+
+
+def _control_pairs(run: pd.DataFrame, kind: str) -> dict[tuple[str, str], float]:
+    rows = run[run["kind"] == kind]
+    return {(r.alpha_a, r.alpha_b): float(r.profile_distance) for r in rows.itertuples()}
+
+
+def _floor(run: pd.DataFrame) -> float:
+    floor = run.loc[run["kind"] == "floor", "profile_distance"]
+    return float(floor.mean()) if len(floor) else float("nan")
+
+
+def relative_pairs(run: pd.DataFrame, layers) -> pd.DataFrame:
+    """Per pair of layers of one run: the adjustable model's distance between their one-hot
+    settings, the retrained models' distance, their ratio, the seed floor, and the fraction the
+    ratio must reach: 1 - floor / retrained, i.e. within one seed floor of retraining."""
+    adjusted, retrained, floor = _control_pairs(run, "adjustable"), _control_pairs(run, "retrained"), _floor(run)
+    rows = []
+    for pair in itertools.combinations(layers, 2):
+        if pair not in retrained:
+            pair = pair[::-1]
+        if pair not in retrained:
+            continue
+        ret, adj = retrained[pair], adjusted[pair]
+        rows.append({"pair": " vs ".join(pair), "adjustable": adj, "retrained": ret, "floor": floor,
+                     "ratio": adj / ret if ret > 0 else float("nan"), "needed": 1 - floor / ret if ret > 0 else 1.0,
+                     "separated": ret >= SEPARATED * floor})
+    return pd.DataFrame(rows)
+
+
+def _layers(run: pd.DataFrame) -> list[str]:
+    """The one-hot control alphas of a run (labels that name a layer), in table order."""
+    labels = pd.unique(run[["alpha_a", "alpha_b"]].to_numpy().ravel())
+    return [str(a) for a in labels if str(a).startswith("relu")]
+
+
+def claim_relative(controls, impl):
+    """Per pair of layers: the adjustable model's loss-profile distance between e_i and e_j over
+    the distance between models retrained at e_i and at e_j (same steps, size, batch, seed),
+    judged against a second seed of a retrained model (the floor)."""
+    sub = _runs(controls, impl)
+    if sub is None:
+        return NOT_RUN, None
+    verdicts, keys, ratios, worst_text = [], [], [], []
+    for key, run in sub.groupby(RUN):
+        keys.append(key)
+        pairs = relative_pairs(run, _layers(run))
+        floor = _floor(run)
+        if pairs.empty or math.isnan(floor):
+            verdicts.append("inconclusive: no retrained pair of layers" if pairs.empty
+                            else "inconclusive: no second seed, no floor")
+            continue
+        ratios.append(pairs["ratio"].min())
+        failing = pairs[pairs["separated"] & (pairs["ratio"] < pairs["needed"])]
+        merged = pairs[~pairs["separated"]]
+        if len(failing):
+            worst = failing.loc[failing["ratio"].idxmin()]
+            verdicts.append(f"no: {worst['pair']} at {worst['ratio']:.2f} of retraining (needs "
+                            f"{worst['needed']:.2f})")
+        elif len(merged):
+            verdicts.append(f"inconclusive: the objective does not separate {', '.join(merged['pair'])}")
+        else:
+            verdicts.append("yes")
+        worst_text.append("; ".join(f"{r.pair} {r.adjustable:.3g}/{r.retrained:.3g} = {r.ratio:.2f}"
+                                    for r in pairs.itertuples()) + f" (floor {floor:.3g})")
+    measured = (f"adjustable / retrained loss-profile distance, worst pair {spread(ratios)}; "
+                + " | ".join(worst_text))
+    return measured, per_run(verdicts, keys)
 
 
 # --- each layer's own loss falls as its alpha rises -------------------------------------------
@@ -223,44 +293,87 @@ def claim_saddle(saddle, impl):
 
 # --- adjusted vs retrained ---------------------------------------------------------------------
 
-def claim_retrain(retrain, impl):
-    """The control: models retrained at *different* alphas must differ in some term's loss by
-    at least RETRAIN_MIN_GAP, and the adjustable model must then be closer to the model retrained
-    at its alpha than that, within RETRAIN_FACTOR, on every term (content included)."""
+def claim_retrain(controls, impl):
+    """At each control alpha a, the adjustable model's output must be nearer (loss profile) the
+    model retrained at a than any model retrained at another alpha b, by at least the seed
+    floor: a model that does what retraining does sits about one floor from the model retrained
+    at a, and at least two floors from those at b. Alphas whose retrained models are within
+    SEPARATED floors of each other are no test of one another and are skipped."""
+    sub = _runs(controls, impl)
+    if sub is None:
+        return NOT_RUN, None
+    verdicts, keys, texts = [], [], []
+    for key, run in sub.groupby(RUN):
+        keys.append(key)
+        match, retrained, floor = _control_pairs(run, "match"), _control_pairs(run, "retrained"), _floor(run)
+        if math.isnan(floor):
+            verdicts.append("inconclusive: no second seed, no floor")
+            continue
+        labels = list(dict.fromkeys(a for a, _ in match))
+        margins = {}
+        for a in labels:
+            others = [b for b in labels if b != a
+                      and retrained.get((a, b), retrained.get((b, a), 0.0)) >= SEPARATED * floor]
+            if others:
+                nearest = min(others, key=lambda b: match[(a, b)])
+                margins[a] = (match[(a, nearest)] - match[(a, a)], nearest, match[(a, a)])
+        texts.append(", ".join(f"{a}: own {own:.3g}, nearest other ({b}) {own + m:.3g}"
+                               for a, (m, b, own) in margins.items()) + f" (floor {floor:.3g})")
+        wrong = [a for a, (m, _, _) in margins.items() if m < 0]
+        if not margins:
+            verdicts.append("inconclusive: the retrained models are within twice the seed floor")
+        elif wrong:
+            verdicts.append(f"no: at {', '.join(wrong)} nearer a model retrained at another alpha")
+        elif all(m >= floor for m, _, _ in margins.values()):
+            verdicts.append("yes")
+        else:
+            verdicts.append("inconclusive: nearer its own alpha's retrained model by less than the seed floor")
+    return "loss-profile distance to the retrained models: " + " | ".join(texts), per_run(verdicts, keys)
+
+
+def claim_own_term(retrain, impl):
+    """The controls' own sanity check: the model retrained on one style layer alone must end
+    with the lowest loss on that layer of all the one-hot retrained models, else the budget
+    starves that layer and the controls say nothing about it."""
     sub = _runs(retrain, impl)
     if sub is None:
         return NOT_RUN, None
-    verdicts, mismatches, gaps, runs = [], [], [], []
+    verdicts, keys, starved = [], [], []
     for key, run in sub.groupby(RUN):
-        runs.append(key)
-        mismatch = np.log2(run["loss_adjusted"] / run["loss_retrained"]).abs().groupby(run["term"]).max()
-        by_alpha = run.pivot_table(index="alpha_vector", columns="term", values="loss_retrained")
-        gap = (np.log2(by_alpha.max() / by_alpha.min())).reindex(mismatch.index)
-        mismatches.append(2 ** mismatch.max())
-        gaps.append(2 ** gap.max() if len(by_alpha) > 1 else np.nan)
-        if len(by_alpha) < 2:
-            verdicts.append("inconclusive: one retrained alpha, no control")
-        elif gap.max() < math.log2(RETRAIN_MIN_GAP):
-            verdicts.append(f"inconclusive: retraining at other alphas moves no loss by {RETRAIN_MIN_GAP}x")
-        elif (mismatch <= math.log2(RETRAIN_FACTOR)).all() and (mismatch[gap >= math.log2(RETRAIN_MIN_GAP)]
-                                                                 < gap[gap >= math.log2(RETRAIN_MIN_GAP)]).all():
-            verdicts.append("yes")
+        keys.append(key)
+        layers = [t for t in dict.fromkeys(run["term"]) if t != "content"]
+        loss = run.pivot_table(index="alpha_vector", columns="term", values="loss_retrained")
+        onehot = {}
+        for vector in loss.index:
+            values = [float(v) for v in str(vector).split(",")]
+            if sorted(values) == [0.0] * (len(values) - 1) + [1.0] and len(values) == len(layers):
+                onehot[layers[values.index(1.0)]] = vector
+        bad = [layer for layer, vector in onehot.items() if loss[layer].idxmin() != vector]
+        starved += bad
+        if len(onehot) < 2:
+            verdicts.append("inconclusive: fewer than two one-hot retrained models")
         else:
-            verdicts.append("no")
-    measured = (f"worst adjusted/retrained ratio {spread(mismatches)}x over {sub['alpha_vector'].nunique()} "
-                f"alpha vectors and {sub['term'].nunique()} terms; retrained models at different alphas differ "
-                f"by up to {spread(gaps)}x")
-    return measured, per_run(verdicts, runs)
+            verdicts.append(f"no: {', '.join(bad)} lowest in a model not trained on it" if bad else "yes")
+    measured = ("layers whose own retrained model does not end lowest on them: "
+                + (", ".join(sorted(set(starved))) or "none"))
+    return measured, per_run(verdicts, keys)
 
 
 # (claim, measure, rule, summary table, judge, what it needs of the model: None, "response" or
 # "distinct" per-layer effects)
 CLAIMS = [
-    ("The model responds to alpha, differently per layer",
-     "per layer: mean |y(e_i) - y(0)|; closest two layers: min mean |y(e_i) - y(e_j)| (0..255, clamped outputs)",
-     f"yes if every layer's response >= {MIN_RESPONSE:g} and the closest two layers differ by >= "
-     f"{MIN_DISTINCT:g} grey levels (8-bit rounding moves a pixel by <= 0.5); the claims that need it say "
-     "'not applicable' when it fails", "adjustability", claim_adjustability, None),
+    ("The model responds to alpha differently per layer, as retraining does",
+     "per pair of layers: the adjustable model's loss-profile distance between e_i and e_j over that of models "
+     "retrained at e_i and e_j (profile: log10 of every unweighted term on the evaluation images; same steps, "
+     "size, batch, seed); floor: one retrained model at a second seed",
+     f"yes if every pair reaches 1 - floor/retrained (within one seed floor of retraining); no if a pair does "
+     f"not; inconclusive where the retrained pair is within {SEPARATED:g}x the floor (the objective does not "
+     "separate those layers); claims that need distinct layers say 'not applicable' after a 'no'",
+     "controls", claim_relative, None),
+    ("The model responds to alpha",
+     "per layer: mean |y(e_i) - y(0)| (0..255, clamped outputs); closest two layers in pixels, shown",
+     f"yes if every layer's response >= {MIN_RESPONSE:g} grey levels (8-bit rounding moves a pixel by <= 0.5); "
+     "the claims about alpha say 'not applicable' when it fails", "adjustability", claim_adjustability, None),
     ("Each layer's style loss falls as its own alpha rises (others at 0 and at 1)",
      "Spearman rho of own loss vs alpha; own loss change from alpha 0 to 1",
      f"yes if every curve has rho <= -0.5 and falls by >= {MIN_RELATIVE_CHANGE:.0%}; 'no effect' if every "
@@ -289,34 +402,41 @@ CLAIMS = [
      f"that searched step {REPORT_SADDLE_STEP}; else inconclusive (moving content to relu4_2 also moves it "
      "deeper: the ablation cannot tell the two apart)", "saddle", claim_saddle, None),
     ("Adjusting alpha is comparable to retraining with fixed alpha",
-     "every term's loss (content included), adjustable vs retrained at the same alpha; control: retrained "
-     "models at different alphas",
-     f"yes if every term is within {RETRAIN_FACTOR:g}x of the retrained model and closer than the retrained "
-     f"models at other alphas are to each other (which must differ by >= {RETRAIN_MIN_GAP:g}x in some term)",
-     "retrain", claim_retrain, "response"),
+     "loss-profile distance of the adjustable model at each control alpha to the model retrained there and to "
+     "those retrained at the other alphas; floor: a retrained model at a second seed",
+     f"yes if at every control alpha the model retrained there is the nearest by at least the floor (a second "
+     f"seed is about one floor away); no if one retrained at another alpha is nearer; alphas whose retrained "
+     f"models are within {SEPARATED:g}x the floor are not compared", "controls", claim_retrain, "response"),
+    ("Training on one style layer lowers that layer's loss most (the controls' sanity check)",
+     "each layer's loss, over the models retrained at one-hot alphas",
+     "yes if each layer's own model ends lowest on it; no names the layers the budget starves (their "
+     "controls then say little about them)", "retrain", claim_own_term, None),
 ]
 
 
-def _applicable(need: str | None, adjustable: str) -> str | None:
-    """None if the claim can be judged; else the reason it cannot. A claim about alpha says
-    nothing of a model whose output does not depend on alpha (it would judge rounding noise);
-    `need` is what the claim needs of the model: a response, or distinct per-layer effects."""
-    if need is None or adjustable in ("yes", NOT_RUN):
+def _applicable(need: str | None, gates: dict[str, str]) -> str | None:
+    """None if the claim can be judged in a run; else the reason it cannot. A claim about alpha
+    says nothing of a model whose output does not depend on alpha (it would judge rounding
+    noise); one about what each layer does, nothing of a model whose layers do not differ as
+    retraining makes them differ. `need`: what the claim needs (None, response, distinct);
+    `gates`: the run's verdicts on response and distinct layers."""
+    if need is None:
         return None
-    if NO_RESPONSE in adjustable:
+    if gates.get("response", NOT_RUN).startswith("no:"):
         return "not applicable: the model does not respond to alpha"
-    if need == "distinct":
-        return "not applicable: the layers' effects are not distinct"
+    if need == "distinct" and gates.get("distinct", NOT_RUN).startswith("no:"):
+        return "not applicable: the layers' effects are not distinct (relative to retraining)"
     return None
 
 
-def judge(verdicts: pd.Series | None, need: str | None, gates: pd.Series | None) -> str:
-    """The runs' verdicts as one, each first gated by its own run's adjustability verdict
-    (`gates`, keyed like `verdicts`): one run that does not respond to alpha makes that run's
-    verdict 'not applicable', never another run's."""
+def judge(verdicts: pd.Series | None, need: str | None, gates: dict[str, pd.Series | None]) -> str:
+    """The runs' verdicts as one, each first gated by its own run's verdicts on response and
+    distinct layers (`gates`, each keyed like `verdicts`): one run that does not respond to
+    alpha makes that run's verdict 'not applicable', never another run's."""
     if verdicts is None:
         return NOT_RUN
-    gated = [(_applicable(need, gates.get(run, NOT_RUN)) if gates is not None else None) or verdict
+    gated = [_applicable(need, {k: (g.get(run, NOT_RUN) if g is not None else NOT_RUN)
+                                for k, g in gates.items()}) or verdict
              for run, verdict in verdicts.items()]
     return combine(pd.Series(gated, dtype=object))
 
@@ -329,7 +449,8 @@ def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[s
         row = {"claim": claim, "measure": measure, "rule": rule}
         for impl in impls:
             measured, verdicts = fn(tables.get(key), impl)
-            gates = claim_adjustability(tables.get("adjustability"), impl)[1]
+            gates = {"response": claim_adjustability(tables.get("adjustability"), impl)[1],
+                     "distinct": claim_relative(tables.get("controls"), impl)[1]}
             row[impl], row[f"holds ({impl})"] = measured, judge(verdicts, need, gates)
         rows.append(row)
     return pd.DataFrame(rows), impls
@@ -356,7 +477,8 @@ def header(tables: dict[str, pd.DataFrame | None]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-TABLES = ("adjustability", "sweep", "identity", "combinations", "diversity", "noise", "saddle", "retrain")
+TABLES = ("controls", "adjustability", "sweep", "identity", "combinations", "diversity", "noise", "saddle",
+          "retrain")
 
 
 def _read(path: str | None) -> pd.DataFrame | None:

@@ -130,3 +130,30 @@ def retrain_figure(table, png, pdf=None):
     fig.suptitle("Adjusted vs retrained: unweighted per-term losses\n" + provenance(table), fontsize=9)
     fig.tight_layout()
     save(fig, png, pdf)
+
+
+def controls_figure(table, png, pdf=None):
+    """Per implementation and run: for each pair of style layers, the adjustable model's
+    loss-profile distance between their one-hot settings beside the retrained models'; the seed
+    floor and twice it as lines (below twice the floor the objective does not separate a pair)."""
+    from ..experiments.claims import RUN, SEPARATED, _floor, _layers, relative_pairs
+
+    runs = list(table.groupby(["implementation", *RUN], sort=False))
+    fig, axes = plt.subplots(1, len(runs), figsize=(max(4.0, 1.6 * 3) * len(runs), 3.6), squeeze=False)
+    for ax, ((impl, style, seed), run) in zip(axes[0], runs):
+        pairs = relative_pairs(run, _layers(run))
+        x = np.arange(len(pairs))
+        ax.bar(x - 0.2, pairs["adjustable"], 0.4, label="adjustable: e_i vs e_j")
+        ax.bar(x + 0.2, pairs["retrained"], 0.4, label="retrained at e_i vs at e_j")
+        for r in pairs.itertuples():
+            ax.annotate(f"{r.ratio:.2f}", (r.Index - 0.2, r.adjustable), ha="center", va="bottom", fontsize=7)
+        floor = _floor(run)
+        ax.axhline(floor, color="black", ls="--", lw=0.8, label="seed floor")
+        ax.axhline(SEPARATED * floor, color="grey", ls=":", lw=0.8, label=f"{SEPARATED:g}x floor")
+        ax.set_xticks(x, [p.replace(" vs ", "\nvs ") for p in pairs["pair"]], fontsize=7)
+        ax.set_ylabel("loss-profile distance (log10 units)", fontsize=7)
+        ax.set_title(f"{impl}, {style}, seed {seed} (numbers: adjustable / retrained)", fontsize=8)
+        ax.legend(fontsize=6)
+    fig.suptitle("Does alpha separate the layers as retraining does?\n" + provenance(table), fontsize=9)
+    fig.tight_layout()
+    save(fig, png, pdf)

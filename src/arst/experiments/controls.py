@@ -1,0 +1,140 @@
+"""Retrained controls (spec section 5, "How to judge them"): the adjustable model's one-hot
+settings against models retrained at those alphas, with a second seed as the noise floor.
+
+A difference between two outputs means nothing until it is compared with the same
+measurement across seeds. At short budgets two seeds of one retrained model are as far apart
+in pixels as two alphas are, so the main distance here is the **loss profile**: the log10 of
+every unweighted term of the objective (content and each style layer) on the evaluation
+images, one vector per output; two outputs are `profile_distance` apart, the L2 norm of the
+difference of their profiles, averaged over the images. The pixel distance (mean |y_a - y_b|,
+0..255, clamped) is written beside it.
+
+One row per pair of outputs, `kind` saying which pair:
+- `adjustable`: the adjustable model at two control alphas (alpha_a, alpha_b);
+- `retrained`: the models retrained at alpha_a and at alpha_b (same seed);
+- `floor`: the model retrained at alpha_a, at the run's seed and at a second seed;
+- `match`: the adjustable model at alpha_a against the model retrained at alpha_b.
+Alphas are labelled by the layer a one-hot switches on, `ones` for all ones, and the vector
+itself ('1,0.5,0') for any other.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import torch
+
+from ..errors import ConfigError
+from ..evaluate import Evaluator
+from .alphaspec import vector_text
+from .common import MODEL_KEYS, load_eval_images
+from .defaults import SIZE
+
+KINDS = ("adjustable", "retrained", "floor", "match")
+
+
+def alpha_label(alpha: Sequence[float], layers: Sequence[str]) -> str:
+    """The name of a control alpha: the layer of a one-hot, 'ones', else the vector's text."""
+    values = [float(a) for a in alpha]
+    if all(v == 1.0 for v in values):
+        return "ones"
+    if sorted(values) == [0.0] * (len(values) - 1) + [1.0]:
+        return layers[values.index(1.0)]
+    return vector_text(torch.tensor(values))
+
+
+def profile(ev: Evaluator, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """(images, terms): log10 of every unweighted term's loss of `output` (content first). A loss
+    of exactly 0 is held at 1e-30 so the logarithm stays finite."""
+    losses = ev.losses(output, content)
+    return torch.stack([losses[t].double() for t in ev.objective.term_names], dim=1).clamp_min(1e-30).log10()
+
+
+def profile_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """L2 over terms of the profiles' difference, averaged over the images."""
+    return float((a - b).norm(dim=1).mean())
+
+
+def pixel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.clamp(0, 255) - b.clamp(0, 255)).abs().mean())
+
+
+# What a control must share with the adjustable model for a difference to mean "another alpha".
+SHARED = {
+    "steps": lambda meta: meta["step"],
+    "image size": lambda meta: meta["recipe"].image_size,
+    "batch": lambda meta: meta["recipe"].batch_size,
+    "loss network": lambda meta: (meta["loss_net"], str(meta.get("loss_weights")), meta.get("loss_seed")),
+    "style layers": lambda meta: tuple(meta["recipe"].style_layers),
+    "content layer": lambda meta: meta["recipe"].content_layer,
+}
+
+
+def check_control(adjustable: Evaluator, control: Evaluator, path: str | Path, adjustable_path) -> None:
+    """A control trained with other steps, size, batch, loss network or layers compares two
+    budgets, not two alphas: refuse it in one line naming the setting."""
+    if control.recipe.alpha_fixed is None:
+        raise ConfigError(f"control {path} was not trained at a fixed alpha (its recipe's alpha_fixed is null)")
+    for name, read in SHARED.items():
+        if read(control.meta) != read(adjustable.meta):
+            raise ConfigError(f"control {path} was trained with {name} {read(control.meta)}, the adjustable "
+                              f"model {adjustable_path} with {read(adjustable.meta)}: a control must share steps, "
+                              "image size, batch, loss network and layers")
+
+
+def controls(adjustable, retrained: Sequence[str], floor: str | None, style, images, size=SIZE,
+             style_name="style", runtime=None) -> pd.DataFrame:
+    """The table of pairs (module docstring) for one adjustable model, its models `retrained`
+    at fixed alphas (one seed: the adjustable model's), and `floor`, one of those alphas
+    retrained at a second seed."""
+    adj = Evaluator.load(adjustable, style, runtime)
+    names, batch = load_eval_images(images, size)
+    layers = list(adj.recipe.style_layers)
+    fixed = {}  # label -> (output, profile) of the retrained model there
+    for path in retrained:
+        ev = Evaluator.load(path, style, runtime)
+        check_control(adj, ev, path, adjustable)
+        if ev.meta["seed"] != adj.meta["seed"]:
+            raise ConfigError(f"control {path} has seed {ev.meta['seed']}, the adjustable model "
+                              f"{adjustable} seed {adj.meta['seed']}: pass the second seed as the floor")
+        label = alpha_label(ev.recipe.alpha_fixed, layers)
+        output = ev.stylize(batch, torch.tensor([ev.recipe.alpha_fixed]))
+        fixed[label] = (ev.recipe.alpha_fixed, output, profile(adj, output, batch))
+    adjusted = {}
+    for label, (alpha, _, _) in fixed.items():
+        output = adj.stylize(batch, torch.tensor([alpha]))
+        adjusted[label] = (output, profile(adj, output, batch))
+
+    rows = []
+
+    def add(kind, a, b, x, y):
+        rows.append({**adj.labels, "style": style_name, "images": len(names), "size": size, "kind": kind,
+                     "alpha_a": a, "alpha_b": b, "profile_distance": profile_distance(x[1], y[1]),
+                     "pixel_distance": pixel_distance(x[0], y[0])})
+
+    for a, b in itertools.combinations(fixed, 2):
+        add("adjustable", a, b, adjusted[a], adjusted[b])
+        add("retrained", a, b, fixed[a][1:], fixed[b][1:])
+    for a, b in itertools.product(fixed, fixed):
+        add("match", a, b, adjusted[a], fixed[b][1:])
+    if floor is not None:
+        ev = Evaluator.load(floor, style, runtime)
+        check_control(adj, ev, floor, adjustable)
+        label = alpha_label(ev.recipe.alpha_fixed, layers)
+        if label not in fixed or ev.meta["seed"] == adj.meta["seed"]:
+            raise ConfigError(f"noise-floor control {floor} must repeat one of the retrained alphas "
+                              f"({', '.join(fixed)}) at another seed than {adj.meta['seed']}")
+        output = ev.stylize(batch, torch.tensor([ev.recipe.alpha_fixed]))
+        add("floor", label, label, fixed[label][1:], (output, profile(adj, output, batch)))
+        rows[-1]["floor_seed"] = ev.meta["seed"]
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of every run, in a stable order."""
+    order = {k: i for i, k in enumerate(KINDS)}
+    return table.sort_values([*MODEL_KEYS, "kind", "alpha_a", "alpha_b"],
+                             key=lambda c: c.map(order) if c.name == "kind" else c, kind="stable")

@@ -1,0 +1,111 @@
+"""Retrained controls: tiny models whose layers are known to differ (a linear conditioner with
+its weights set by hand, its controls the same weights at fixed alphas) or to merge (the same
+model with alpha cut off), judged by the claims' first and 'matches retraining' rows."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from arst import checkpoint
+from arst.errors import ConfigError
+from arst.evaluate import Evaluator
+from arst.experiments import claims as claims_mod
+from arst.experiments.common import load_eval_images
+from arst.experiments.controls import alpha_label, controls, summarize
+from arst.nn.model import build_model
+from arst.recipe import load_recipe
+
+LAYERS = ("relu2_2", "relu3_4", "relu4_4")
+ONEHOTS = {layer: [1.0 if other == layer else 0.0 for other in LAYERS] for layer in LAYERS}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("controls")
+    rng = np.random.default_rng(1)
+    images = []
+    for k in range(2):
+        path = root / f"photo{k}.png"
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        images.append(str(path))
+    style = root / "style.png"
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(style)
+    recipe = load_recipe("corrected", conditioner="linear", conditioner_head_init="zero", residual_blocks=1,
+                         style_size=32)
+    model = build_model(recipe, 0)
+    with torch.no_grad():  # each layer's alpha its own gamma and beta: the layers differ
+        model.conditioner.head.weight.copy_(torch.randn(model.conditioner.head.weight.shape,
+                                                        generator=torch.Generator().manual_seed(0)))
+
+    def save(name, state, alpha=None, seed=1, step=50, **changes):
+        path = root / f"{name}.pt"
+        checkpoint.save(path, checkpoint.provenance(
+            recipe=recipe.replace(alpha_fixed=alpha, **changes).to_dict(), seed=seed, step=step,
+            loss_net="random(seed=0)", loss_weights="random", loss_seed=0, model=state))
+        return str(path)
+
+    # The controls: the adjustable model's own weights at each fixed alpha, so the model retrained
+    # at e_i gives exactly what the adjustable model gives at e_i.
+    retrained = [save(f"fixed-{layer}", model.state_dict(), alpha) for layer, alpha in ONEHOTS.items()]
+    retrained.append(save("fixed-ones", model.state_dict(), [1.0] * 3))
+    noisy = {k: v.clone() for k, v in model.state_dict().items()}
+    noisy["stylizer.down.0.conv.weight"] = noisy["stylizer.down.0.conv.weight"] * 1.02  # "another seed"
+    floor = save("floor", noisy, ONEHOTS["relu2_2"], seed=2)
+    merged = {k: v.clone() for k, v in model.state_dict().items()}
+    merged["conditioner.head.weight"].zero_()  # alpha cut off: every layer's one-hot the same
+    return {"root": root, "images": images, "style": str(style), "retrained": retrained, "floor": floor,
+            "differ": save("differ", model.state_dict()), "merged": save("merged", merged), "save": save,
+            "model": model}
+
+
+def _table(setup, adjustable):
+    return summarize(controls(setup[adjustable], setup["retrained"], setup["floor"], setup["style"],
+                              setup["images"], size=32, style_name="noise"))
+
+
+def test_profile_distance_by_hand(setup):
+    table = _table(setup, "differ")
+    ev = Evaluator.load(setup["differ"], setup["style"])
+    _, batch = load_eval_images(setup["images"], 32)
+    profiles = {}
+    for layer in ("relu2_2", "relu4_4"):
+        losses = ev.losses(ev.stylize(batch, torch.tensor([ONEHOTS[layer]])), batch)
+        profiles[layer] = np.log10(np.stack([losses[t].double().numpy() for t in ev.objective.term_names], 1))
+    expected = np.linalg.norm(profiles["relu2_2"] - profiles["relu4_4"], axis=1).mean()
+    row = table[(table["kind"] == "adjustable") & (table["alpha_a"] == "relu2_2") & (table["alpha_b"] == "relu4_4")]
+    assert row["profile_distance"].item() == pytest.approx(expected, rel=1e-6)
+    assert expected > 0.01
+    # The controls are the adjustable model's weights: retraining is matched exactly.
+    match = table[(table["kind"] == "match") & (table["alpha_a"] == table["alpha_b"])]
+    assert match["profile_distance"].tolist() == pytest.approx([0.0] * 4, abs=1e-9)
+    assert set(table["kind"]) == {"adjustable", "retrained", "floor", "match"}
+    assert set(table["alpha_a"]) == {*LAYERS, "ones"}
+
+
+def test_layers_that_differ_as_retraining_pass_and_merged_layers_fail(setup):
+    differ, merged = _table(setup, "differ"), _table(setup, "merged")
+    floor = differ.loc[differ["kind"] == "floor", "profile_distance"].item()
+    retrained = differ.loc[differ["kind"] == "retrained", "profile_distance"]
+    assert 0 < floor and retrained.min() > claims_mod.SEPARATED * floor  # a control that can fail it
+    judge = lambda fn, table: claims_mod.combine(fn(table, "corrected")[1])  # noqa: E731
+    assert judge(claims_mod.claim_relative, differ) == "yes"
+    assert judge(claims_mod.claim_retrain, differ) == "yes"
+    assert judge(claims_mod.claim_relative, merged).startswith("no: ")
+    assert judge(claims_mod.claim_retrain, merged).startswith("no: at ")
+
+
+def test_a_control_with_another_budget_is_refused_in_one_line(setup):
+    other = setup["save"]("short", setup["model"].state_dict(), ONEHOTS["relu3_4"], step=20)
+    with pytest.raises(ConfigError, match=r"control .*short\.pt was trained with steps 20, the adjustable model "
+                                          r".* with 50: a control must share steps"):
+        controls(setup["differ"], [setup["retrained"][0], other], None, setup["style"], setup["images"], size=32)
+    small = setup["save"]("small", setup["model"].state_dict(), ONEHOTS["relu3_4"], image_size=64)
+    with pytest.raises(ConfigError, match="image size 64"):
+        controls(setup["differ"], [small], None, setup["style"], setup["images"], size=32)
+
+
+def test_alpha_labels():
+    assert alpha_label([0, 1, 0], LAYERS) == "relu3_4"
+    assert alpha_label([1, 1, 1], LAYERS) == "ones"
+    assert alpha_label([1, 0.5, 0], LAYERS) == "1,0.5,0"
