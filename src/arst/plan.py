@@ -119,7 +119,10 @@ def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     args += ["--checkpoint-every", str(train["checkpoint_every"]), "--log-every", str(train["log_every"]),
              "--diagnostics-every", str(train["diagnostics_every"]),
              "--loss-weights", str(config["loss_network"]["weights"]),
-             "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(_runtime(spec, config)["workers"])]
+             "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(_runtime(spec, config)["workers"]),
+             "--divergence-factor", str(train.get("divergence_factor", 10))]
+    if train.get("stop_on_divergence"):
+        args.append("--stop-on-divergence")
     return args + runtime_argv(spec, config)
 
 

@@ -22,6 +22,7 @@ from .alphas import sample_alpha, step_generator
 from .data.images import ContentCache, load_style
 from . import diagnostics
 from .errors import ConfigError, TrainingDiverged
+from .guard import DivergenceGuard
 from .io import atomic_path, sha256
 from .losses import Objective, gradient_cosine
 from .nn.model import build_model
@@ -232,7 +233,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
           steps: int | None = None, epochs: float | None = None, seed: int = 42, batch_size: int | None = None, image_size: int | None = None,
           loss_weights: str = "random", loss_seed: int = 0, checkpoint_every: int | None = None,
           log_every: int = 1, diagnostics_every: int = 0, runtime: Runtime | None = None,
-          workers: int = 0, progress: bool = True) -> Path:
+          workers: int = 0, progress: bool = True, divergence_factor: float = 10.0,
+          stop_on_divergence: bool = False) -> Path:
     """Train `recipe` for `steps` steps (or `epochs` passes over the content images, the
     port's schedule); resume from out_dir/checkpoint.pt if it is there.
 
@@ -241,6 +243,11 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     steps and at the end: diagnostics.adjustability on a fixed probe batch, the first four
     content images), and at the end out_dir/model.pt, out_dir/losses.csv and
     out_dir/adjustability.csv.
+
+    The divergence guard (arst.guard) watches the logged losses and diagnostics: when one jumps
+    beyond `divergence_factor` times its recent median (0: never), the log says so in one line,
+    and every checkpoint from then on records `diverged_at`; with `stop_on_divergence` training
+    stops there and model.pt is the last checkpoint written before the guard fired.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -273,7 +280,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     identity = {"recipe": recipe.to_dict(), "seed": seed, "loss_net": vgg.kind,
                 "loss_weights": str(loss_weights), "loss_seed": loss_seed, "batch": batch,
                 "image_size": size, "style_sha256": sha256(style)}
-    ckpt_path, start = out / "checkpoint.pt", 0
+    ckpt_path, start, diverged_at = out / "checkpoint.pt", 0, None
     if ckpt_path.exists():
         state = checkpoint.load(ckpt_path)
         clash = {k: (state.get(k), v) for k, v in identity.items() if state.get(k) != v}
@@ -285,6 +292,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         objective.ema.value.copy_(state["ema"])
         objective.ema.started.fill_(True)  # a checkpoint follows at least one update
         start = state["step"]
+        diverged_at = state.get("diverged_at")
         log.info("resuming %s from step %d", out, start)
 
     names = objective.term_names
@@ -295,6 +303,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     diag_log = TrainLog(out / "adjustability_log.csv", ["step", *diagnostics.columns(recipe.style_layers)],
                         check_finite=False)
     diag_log.truncate(start)
+    guard = DivergenceGuard(columns, diag_log.columns, divergence_factor) if divergence_factor > 0 else None
     probe = runtime.images(cache.batch(list(range(min(4, len(cache))))))
     probe_alphas = runtime.upload(diagnostics.probe_alphas(recipe.n_alpha))
 
@@ -303,21 +312,34 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         diag_log.add(torch.cat([torch.full((1,), step, device=runtime.device, dtype=torch.float32),
                                 diagnostics.adjustability(model, probe, runtime, probe_alphas)]))
 
-    def save_checkpoint(step: int) -> list[list[float]]:
-        """Write every pending row, then the checkpoint; returns the loss rows written."""
+    def watch(rows: list[list[float]], diag_rows: list[list[float]]) -> bool:
+        """Feed the guard the rows just written; True when training must stop here."""
+        nonlocal diverged_at
+        if guard is None or diverged_at is not None or guard.check(rows, diag_rows) is None:
+            return False
+        diverged_at = guard.fired[0]
+        log.warning("%s", guard.message(str(ckpt_path) if ckpt_path.exists() else "none yet"))
+        return stop_on_divergence
+
+    def save_checkpoint(step: int) -> tuple[list[list[float]], bool]:
+        """Write every pending row, then the checkpoint, unless the guard stops training on those
+        rows and a checkpoint from before is there to keep; returns the loss rows written, and
+        whether to stop."""
         rows = train_log.flush(wait=True)
-        diag_log.flush(wait=True)
-        checkpoint.save(ckpt_path, checkpoint.provenance(
-            **identity, step=step, steps=steps, content=str(content), content_images=len(cache),
-            style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
-            ema=objective.ema.value.detach().cpu(), runtime=runtime.describe()))
-        return rows
+        stop = watch(rows, diag_log.flush(wait=True))
+        if not (stop and ckpt_path.exists()):
+            checkpoint.save(ckpt_path, checkpoint.provenance(
+                **identity, step=step, steps=steps, content=str(content), content_images=len(cache),
+                style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
+                ema=objective.ema.value.detach().cpu(), runtime=runtime.describe(), diverged_at=diverged_at))
+        return rows, stop
 
     batches = StepBatches(cache, batch, recipe.shuffle, seed).loader(start, steps, workers, runtime.cuda)
     began = time.perf_counter()
     shown = Progress(steps, start, f"train {recipe.name} seed {seed}", Progress.interval(steps, log_every),
                      enabled=progress)
     newest = None  # the newest loss row read back from the device
+    stopped = False
     for step, images in zip(range(start, steps), batches):
         diagnose = bool(diagnostics_every) and step % diagnostics_every == 0
         if diagnose:
@@ -330,21 +352,32 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         done = step + 1
         if done % log_every == 0 or done == steps:
             rows = train_log.flush()
-            diag_log.flush()
+            stopped = watch(rows, diag_log.flush())
             newest = rows[-1] if rows else newest  # the rows of the flush before this one
-        if done % every == 0 and done != steps:
-            newest = (save_checkpoint(done) or [newest])[-1]
+        if stopped:  # the rows just read fired the guard: keep the checkpoint from before them
+            train_log.flush(wait=True), diag_log.flush(wait=True)
+            if not ckpt_path.exists():
+                save_checkpoint(done)
+        elif done % every == 0 and done != steps:
+            rows, stopped = save_checkpoint(done)
+            newest = (rows or [newest])[-1]
         shown.update(done, newest)
+        if stopped:
+            break
     shown.close()
-    if start < steps:
+    if stopped:
+        log.warning("stopped at step %d (train.stop_on_divergence); model.pt is the checkpoint of step %d",
+                    done, checkpoint.load(ckpt_path)["step"])
+    elif start < steps:
         if diagnostics_every:
             diagnose_adjustability(steps)
         save_checkpoint(steps)
     final = {k: v for k, v in checkpoint.load(ckpt_path).items() if k != "optimizer"}
+    final["diverged_at"] = diverged_at  # also when the checkpoint predates the guard's firing
     checkpoint.save(out / "model.pt", final)
     for log_file, result in (("log.csv", "losses.csv"), ("adjustability_log.csv", "adjustability.csv")):
         with atomic_path(out / result) as tmp:
             tmp.write_bytes((out / log_file).read_bytes())
-    log.info("trained %s (%s) for %d steps in %.1fs -> %s", recipe.name, vgg.kind, steps - start,
-             time.perf_counter() - began, out / "model.pt")
+    log.info("trained %s (%s) for %d steps in %.1fs -> %s", recipe.name, vgg.kind,
+             (done if stopped else steps) - start, time.perf_counter() - began, out / "model.pt")
     return out / "model.pt"

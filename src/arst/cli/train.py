@@ -27,6 +27,11 @@ def _train(p):
                    help="every N steps, log the adjustability diagnostic (adjustability.csv) and the "
                         "content/style gradient cosine (0: never)")
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    p.add_argument("--divergence-factor", type=float, default=10.0,
+                   help="the divergence guard fires when a loss term, gamma/beta spread or saturated share "
+                        "exceeds this many times its recent median (0: no guard)")
+    p.add_argument("--stop-on-divergence", action="store_true",
+                   help="stop when the guard fires, keeping the last checkpoint written before it")
     p.add_argument("--no-progress", action="store_true")
     runtime_args(p)
 
@@ -41,7 +46,8 @@ def _train(p):
               image_size=args.size, loss_weights=args.loss_weights, loss_seed=args.loss_seed,
               checkpoint_every=args.checkpoint_every, log_every=args.log_every,
               diagnostics_every=args.diagnostics_every, runtime=runtime_from(args),
-              workers=args.workers, progress=not args.no_progress)
+              workers=args.workers, progress=not args.no_progress, divergence_factor=args.divergence_factor,
+              stop_on_divergence=args.stop_on_divergence)
     return run
 
 

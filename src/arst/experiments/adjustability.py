@@ -55,7 +55,9 @@ def adjustability_table(checkpoint, style, images, size=SIZE, style_name="style"
         shared = {k: v for k, v in measures.items() if not k.startswith("response_")}
         rows.append({**ev.labels, "style": style_name, "images": len(batch), "size": size, "layer": layer,
                      "depth": depth(layer), "response": measures[f"response_{layer}"],
-                     "motif_px": motif_size(residual), **shared})
+                     "motif_px": motif_size(residual), **shared,
+                     # the divergence guard's step (arst.guard), empty when it never fired
+                     "diverged_at": ev.meta.get("diverged_at")})
     return pd.DataFrame(rows)
 
 

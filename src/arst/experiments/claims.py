@@ -400,7 +400,7 @@ CLAIMS = [
      "detector on the training logs after the warm-up; the ablation with content off the style layers",
      f"yes if found and absent from the same run's ablation; no if it survives the ablation, or none in a run "
      f"that searched step {REPORT_SADDLE_STEP}; else inconclusive (moving content to relu4_2 also moves it "
-     "deeper: the ablation cannot tell the two apart)", "saddle", claim_saddle, None),
+     "deeper: the ablation cannot tell the two apart)", "saddle", claim_saddle, "logs"),
     ("Adjusting alpha is comparable to retraining with fixed alpha",
      "loss-profile distance of the adjustable model at each control alpha to the model retrained there and to "
      "those retrained at the other alphas; floor: a retrained model at a second seed",
@@ -410,17 +410,21 @@ CLAIMS = [
     ("Training on one style layer lowers that layer's loss most (the controls' sanity check)",
      "each layer's loss, over the models retrained at one-hot alphas",
      "yes if each layer's own model ends lowest on it; no names the layers the budget starves (their "
-     "controls then say little about them)", "retrain", claim_own_term, None),
+     "controls then say little about them)", "retrain", claim_own_term, "logs"),
 ]
 
 
 def _applicable(need: str | None, gates: dict[str, str]) -> str | None:
-    """None if the claim can be judged in a run; else the reason it cannot. A claim about alpha
-    says nothing of a model whose output does not depend on alpha (it would judge rounding
-    noise); one about what each layer does, nothing of a model whose layers do not differ as
-    retraining makes them differ. `need`: what the claim needs (None, response, distinct);
-    `gates`: the run's verdicts on response and distinct layers."""
-    if need is None:
+    """None if the claim can be judged in a run; else the reason it cannot. A diverged model
+    says nothing of the recipe it was meant to train; a claim about alpha says nothing of a
+    model whose output does not depend on alpha (it would judge rounding noise); one about what
+    each layer does, nothing of a model whose layers do not differ as retraining makes them
+    differ. `need`: what the claim needs (None, response, distinct; "logs" for the claims read
+    from training logs and controls, which a divergence does not void); `gates`: the run's
+    verdicts on divergence, response and distinct layers."""
+    if need != "logs" and gates.get("diverged", NOT_RUN).startswith("diverged"):
+        return f"not applicable: {gates['diverged']}"
+    if need in (None, "logs"):
         return None
     if gates.get("response", NOT_RUN).startswith("no:"):
         return "not applicable: the model does not respond to alpha"
@@ -429,10 +433,21 @@ def _applicable(need: str | None, gates: dict[str, str]) -> str | None:
     return None
 
 
+def divergence(adjust, impl) -> pd.Series | None:
+    """Per run: 'diverged at step N' where the training's divergence guard fired, else 'no'."""
+    sub = _runs(adjust, impl)
+    if sub is None:
+        return None
+    if "diverged_at" not in sub:
+        sub = sub.assign(diverged_at=np.nan)
+    steps = sub.groupby(RUN)["diverged_at"].first()
+    return per_run(["no" if pd.isna(s) else f"diverged at step {int(s)}" for s in steps], steps.index)
+
+
 def judge(verdicts: pd.Series | None, need: str | None, gates: dict[str, pd.Series | None]) -> str:
-    """The runs' verdicts as one, each first gated by its own run's verdicts on response and
-    distinct layers (`gates`, each keyed like `verdicts`): one run that does not respond to
-    alpha makes that run's verdict 'not applicable', never another run's."""
+    """The runs' verdicts as one, each first gated by its own run's verdicts on divergence,
+    response and distinct layers (`gates`, each keyed like `verdicts`): one run that does not
+    respond to alpha makes that run's verdict 'not applicable', never another run's."""
     if verdicts is None:
         return NOT_RUN
     gated = [_applicable(need, {k: (g.get(run, NOT_RUN) if g is not None else NOT_RUN)
@@ -449,7 +464,8 @@ def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[s
         row = {"claim": claim, "measure": measure, "rule": rule}
         for impl in impls:
             measured, verdicts = fn(tables.get(key), impl)
-            gates = {"response": claim_adjustability(tables.get("adjustability"), impl)[1],
+            gates = {"diverged": divergence(tables.get("adjustability"), impl),
+                     "response": claim_adjustability(tables.get("adjustability"), impl)[1],
                      "distinct": claim_relative(tables.get("controls"), impl)[1]}
             row[impl], row[f"holds ({impl})"] = measured, judge(verdicts, need, gates)
         rows.append(row)

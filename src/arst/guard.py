@@ -1,0 +1,66 @@
+"""The divergence guard: notices a training run going off the rails from what it logs anyway.
+
+At 256 px the corrected conditioner once diverged between steps 7,000 and 10,000 (gamma's
+spread over alpha 0.06 -> 28, 72% of the output values saturated) and nothing said so until
+the end. The guard watches, as the rows reach the host:
+- every raw loss term (`loss_*` of log.csv);
+- the conditioner's gamma and beta spread and the saturated share of outputs (the
+  adjustability diagnostic, every `diagnostics_every` steps);
+and fires when one of them exceeds `factor` times the median of its own recent history
+(`history` rows), once that history holds at least `min_history` rows. A median, so one noisy
+batch does not set the bar; the recent history, so a loss that fell by 100x over training is
+judged against where it is now. Values below a measure's `floor` never fire: a saturated share
+of 0.1% rising to 2% is not a divergence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from statistics import median
+
+# Absolute floors: below them a jump is no divergence. Losses have none (a loss is judged by
+# its own history); 5% of the outputs saturated is what the default's healthy runs reach.
+FLOORS = {"saturated_fraction": 0.05, "gamma_spread": 0.5, "beta_spread": 0.5}
+WATCHED_DIAGNOSTICS = tuple(FLOORS)
+
+
+@dataclass
+class DivergenceGuard:
+    """`columns`: names of the rows `check` is given (log.csv's, then the diagnostic's)."""
+
+    loss_columns: list[str]
+    diag_columns: list[str]
+    factor: float = 10.0
+    history: int = 50
+    min_history: int = 5
+    _seen: dict[str, deque] = field(default_factory=dict)
+    fired: tuple[int, str] | None = None  # (step, what): the first firing, kept
+
+    def _watch(self, name: str, step: int, value: float) -> None:
+        seen = self._seen.setdefault(name, deque(maxlen=self.history))
+        if self.fired is None and len(seen) >= self.min_history and math.isfinite(value):
+            bar = self.factor * median(seen)
+            if value > max(bar, FLOORS.get(name, 0.0)):
+                self.fired = (step, f"{name} = {value:.4g}, over {self.factor:g}x its recent median "
+                                    f"({median(seen):.4g})")
+        if not math.isfinite(value) and self.fired is None:
+            self.fired = (step, f"{name} = {value}")
+        seen.append(value)
+
+    def check(self, loss_rows: list[list[float]], diag_rows: list[list[float]]) -> tuple[int, str] | None:
+        """Feed newly written rows (each starts with its step); returns the first firing, or None."""
+        for row in loss_rows:
+            for name, value in zip(self.loss_columns, row):
+                if name.startswith("loss_") and name != "loss_total":
+                    self._watch(name, int(row[0]), float(value))
+        for row in diag_rows:
+            for name, value in zip(self.diag_columns, row):
+                if name in WATCHED_DIAGNOSTICS:
+                    self._watch(name, int(row[0]), float(value))
+        return self.fired
+
+    def message(self, checkpoint: str) -> str:
+        step, what = self.fired
+        return f"training diverged at step {step}: {what}; last good checkpoint: {checkpoint}"
