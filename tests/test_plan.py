@@ -10,8 +10,9 @@ import pytest
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
 from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
-from arst.plan import (batch_size, check_named_files, evaluation_argv, experiment_argv, image_size,
-                       loss_weights_file, read_config_file, recipe_of, train_argv, trained_models)
+from arst.plan import (batch_size, check_eval_not_trained, check_named_files, evaluation_argv,
+                       experiment_argv, image_size, loss_weights_file, read_config_file, recipe_of, train_argv,
+                       trained_models)
 
 CONFIG = {
     "implementations": {
@@ -182,3 +183,29 @@ def test_a_broken_config_file_is_named_with_its_line(tmp_path):
         read_config_file(path)
     path.write_text("train: {steps: 3}\n")
     assert read_config_file(path) == {"train": {"steps": 3}}
+
+
+def test_an_evaluation_photo_is_never_a_training_photo(tmp_path):
+    check_eval_not_trained(_sources(photos=["coffee", "rocket"]))
+    config = _sources(photos=["astronaut", "coffee"])
+    config["eval_content"]["cat"] = {"embedded": "chelsea"}
+    with pytest.raises(ConfigError, match=r"^config eval_content.astronaut: the embedded photo astronaut is also "
+                                          r"a training photo \(content.photos\)[^\n]*$"):
+        check_eval_not_trained(config)
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    config = _sources(source="folder", folder=str(tmp_path / "photos"))
+    config["eval_content"] = {"mine": {"file": str(tmp_path / "mine.png")}}
+    check_eval_not_trained(config)  # beside the folder, not in it
+    config["eval_content"]["leak"] = {"file": str(tmp_path / "photos" / "sub" / "x.png")}
+    with pytest.raises(ConfigError, match=r"^config eval_content.leak: .*x.png is inside the content folder"):
+        check_eval_not_trained(config)
+    check_eval_not_trained(_sources(source="coco", photos=["astronaut"]))  # photos unused: coco trains
+
+
+def test_the_shipped_configs_evaluate_on_photos_they_do_not_train_on():
+    from pathlib import Path
+    for path in sorted((Path(__file__).parents[1] / "config").glob("*.yaml")):
+        config = read_config_file(path)
+        content = {"source": "embedded", "photos": ["coffee", "rocket", "motorcycle_left"], "folder": None,
+                   **config.get("content", {})}  # the schema's defaults
+        check_eval_not_trained({"content": content, "eval_content": config.get("eval_content", {})})

@@ -183,6 +183,25 @@ def check_named_files(config: Mapping[str, Any]) -> None:
         raise ConfigError("\n".join(missing))
 
 
+def check_eval_not_trained(config: Mapping[str, Any]) -> None:
+    """No evaluation photo is also a training photo, or a ConfigError names each one: a model
+    scored on an image it was trained on measures its memory, not its style transfer (PSNR at
+    alpha 0 and every other row would flatter it). Checked where the config says so: an embedded
+    photo named in both `content.photos` and `eval_content`, and an evaluation file inside the
+    content folder."""
+    content, clashes = config["content"], []
+    for name, source in config["eval_content"].items():
+        if content["source"] == "embedded" and source.get("embedded") in content.get("photos", []):
+            clashes.append(f"config eval_content.{name}: the embedded photo {source['embedded']} is also a "
+                           "training photo (content.photos); evaluate on photos the model was not trained on")
+        folder = content.get("folder") if content["source"] == "folder" else None
+        if folder and "file" in source and Path(source["file"]).resolve().is_relative_to(Path(folder).resolve()):
+            clashes.append(f"config eval_content.{name}: {source['file']} is inside the content folder {folder}, "
+                           "a training photo; evaluate on photos the model was not trained on")
+    if clashes:
+        raise ConfigError("\n".join(clashes))
+
+
 def read_config_file(path: str | Path) -> dict:
     """A YAML config file, or a ConfigError naming the file and the line at fault (Snakemake's
     own message for a broken file names neither)."""
