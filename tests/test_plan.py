@@ -10,7 +10,7 @@ import pytest
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
 from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
-from arst.plan import (batch_size, check_eval_not_trained, check_named_files, evaluation_argv,
+from arst.plan import (batch_size, check_alpha_names, check_eval_not_trained, check_named_files, evaluation_argv,
                        experiment_argv, image_size, loss_weights_file, read_config_file, recipe_of, train_argv,
                        trained_models)
 
@@ -21,7 +21,8 @@ CONFIG = {
         "paper_literal": {"recipe": "corrected", "set": {"conditioner_init": "normal", "conditioner_lr": None}},
     },
     "evaluation": {"saddle": {"ablation": True, "ablation_content_layer": "relu4_2"},
-                   "retrain": {"impls": ["corrected", "missing"], "alphas": [{"relu3_4": 1.0}, {}]}},
+                   "retrain": {"impls": ["corrected"], "alphas": [{"relu3_4": 1.0}, {}]},
+                   "combinations": [{"relu2_2": 1.0}, {"relu5_4": 1.0}]},
     "train": {"steps": 12, "epochs": None, "batch": 2, "size": None, "checkpoint_every": 4, "log_every": 2,
               "diagnostics_every": 4},
     "runtime": {"device": "auto", "precision": "auto", "compile": "auto", "channels_last": False,
@@ -183,6 +184,28 @@ def test_a_broken_config_file_is_named_with_its_line(tmp_path):
         read_config_file(path)
     path.write_text("train: {steps: 3}\n")
     assert read_config_file(path) == {"train": {"steps": 3}}
+
+
+def test_an_unknown_layer_or_implementation_is_refused_in_one_line():
+    check_alpha_names(CONFIG)  # relu5_4 is the baseline's alone: accepted, the others ignore it
+    config = copy.deepcopy(CONFIG)
+    config["evaluation"]["combinations"].append({"relu2_2": 0.5, "relu4_3": 1.0})  # VGG-16's name
+    config["evaluation"]["retrain"]["alphas"].append({"relu3_5": 1.0})
+    config["evaluation"]["retrain"]["impls"].append("missing")
+    with pytest.raises(ConfigError) as err:
+        check_alpha_names(config)
+    layers = "relu2_2, relu3_4, relu4_4, relu5_4"
+    assert str(err.value).splitlines() == [
+        f"config evaluation.combinations[2]: no implementation has the layer relu4_3 (layers: {layers})",
+        f"config evaluation.retrain.alphas[2]: no implementation has the layer relu3_5 (layers: {layers})",
+        "config evaluation.retrain.impls: missing is not in implementations (baseline, corrected, paper_literal); "
+        "name the ones to retrain at fixed alpha, or [] for none",
+    ]
+    # A layer that one implementation's own recipe adds is known (VGG-16's names on VGG-19).
+    config["implementations"]["corrected"]["set"] = {"style_layers": ["relu2_2", "relu3_3", "relu4_3"]}
+    config["evaluation"]["retrain"]["alphas"].pop()
+    config["evaluation"]["retrain"]["impls"].pop()
+    check_alpha_names(config)
 
 
 def test_an_evaluation_photo_is_never_a_training_photo(tmp_path):

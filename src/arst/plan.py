@@ -202,6 +202,29 @@ def check_eval_not_trained(config: Mapping[str, Any]) -> None:
         raise ConfigError("\n".join(clashes))
 
 
+def check_alpha_names(config: Mapping[str, Any]) -> None:
+    """Every layer an alpha map names exists in some implementation, and every implementation
+    `evaluation.retrain.impls` names is configured, or a ConfigError names each key at fault.
+    A misspelled layer would otherwise become alpha 0 without a word, and a misspelled
+    implementation would be retrained never. A layer only some implementations have (relu5_4:
+    the baseline's alone) is accepted: the others ignore it, and their tables say so."""
+    impls = config["implementations"]
+    layers = list(dict.fromkeys(layer for name, spec in impls.items()
+                                for layer in recipe_of(name, spec).style_layers))
+    evaluation = config.get("evaluation", {})
+    retrain = evaluation.get("retrain", {})
+    maps = [(f"evaluation.combinations[{k}]", alphas) for k, alphas in enumerate(evaluation.get("combinations", []))]
+    maps += [(f"evaluation.retrain.alphas[{k}]", alphas) for k, alphas in enumerate(retrain.get("alphas", []))]
+    unknown = [f"config {key}: no implementation has the layer {layer} (layers: {', '.join(layers)})"
+               for key, alphas in maps for layer in alphas if layer not in layers]
+    # The schema's default names `corrected`: a config without it must say which to retrain.
+    unknown += [f"config evaluation.retrain.impls: {impl} is not in implementations ({', '.join(impls)}); "
+                "name the ones to retrain at fixed alpha, or [] for none"
+                for impl in retrain.get("impls", []) if impl not in impls]
+    if unknown:
+        raise ConfigError("\n".join(unknown))
+
+
 def read_config_file(path: str | Path) -> dict:
     """A YAML config file, or a ConfigError naming the file and the line at fault (Snakemake's
     own message for a broken file names neither)."""

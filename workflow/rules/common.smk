@@ -7,6 +7,7 @@ from pathlib import Path
 from arst.errors import ArstError
 from arst.plan import (
     ablation_model,
+    check_alpha_names,
     check_eval_not_trained,
     check_named_files,
     evaluated_as_argv,
@@ -38,6 +39,7 @@ def _plan(fn, *args):
 
 _plan(check_named_files, config)
 _plan(check_eval_not_trained, config)
+_plan(check_alpha_names, config)
 TRAINED = _plan(trained_models, config)
 
 
