@@ -14,8 +14,9 @@ from arst import checkpoint
 from arst.experiments import claims as claims_mod
 from arst.experiments.alphaspec import alpha_for, parse_alpha_specs
 from arst.experiments.combinations import combinations
+from arst.experiments.combinations import summarize as combinations_summary
 from arst.experiments.content_identity import content_identity, image_metrics
-from arst.experiments.common import load_eval_images, mean_distance_to_others, pixel_distance
+from arst.experiments.common import load_eval_images, mean_distance_to_others, pairwise, pixel_distance, to_nearest
 from arst.experiments.diversity import diversity
 from arst.experiments.noise import dot_mask, noise, spot_mask
 from arst.experiments.saddle import detect_saddle, saddle
@@ -77,6 +78,7 @@ def test_content_identity_and_combinations_from_model(files, tmp_path):
     combo = combinations(files["model"], files["style"], files["images"], specs, size=32)
     assert set(combo[combo["combo"] == 1]["ignored"]) == {"relu5_4"}
     assert (combo["distance_to_others"] == 0).all()  # the model ignores alpha
+    assert (combo["distance_to_nearest"] == 0).all()
 
 
 def test_alpha_for_ignores_missing_layers():
@@ -131,6 +133,11 @@ def test_metrics_and_distances_on_identical_images():
     x = torch.rand(3, 8, 8) * 200  # + 20 stays below the 255 clamp
     assert mean_distance_to_others([x, x.clone(), x.clone()], pixel_distance) == [0.0, 0.0, 0.0]
     assert mean_distance_to_others([x, x + 10, x + 20], pixel_distance) == pytest.approx([15, 10, 15], abs=1e-3)
+    d = pairwise([x, x + 10, x + 20], pixel_distance)
+    assert to_nearest(d) == pytest.approx([10, 10, 10], abs=1e-3)
+    # Items 0 and 1 are the same vector to the model: compared only with item 2.
+    assert to_nearest(d, ["a", "a", "b"]) == pytest.approx([20, 10, 10], abs=1e-3)
+    assert math.isnan(to_nearest([[0.0]])[0])  # a lone item has no nearest
 
 
 def test_noise_masks():
@@ -181,7 +188,7 @@ def _holds(tables, claim):
     return table.set_index("claim").loc[claim, "holds (corrected)"], table.set_index("claim").loc[claim, "corrected"]
 
 
-LAYERS, IDENTITY, MOTIFS = (claims_mod.CLAIMS[k][0] for k in (1, 2, 4))
+LAYERS, IDENTITY, COMBINATIONS, MOTIFS = (claims_mod.CLAIMS[k][0] for k in (1, 2, 3, 4))
 ADJUSTABLE, NOISE, SADDLE, RETRAIN = (claims_mod.CLAIMS[k][0] for k in (0, 6, 7, 8))
 
 
@@ -210,6 +217,26 @@ def test_motif_size_must_grow_with_depth():
     assert _holds(_tables(), MOTIFS)[0] == "yes"
     assert _holds(_tables(motifs=(9.0, 5.0, 3.0)), MOTIFS)[0] == "no"
     assert _holds(_tables(motifs=(3.0, 9.0, 5.0)), MOTIFS)[0] == "inconclusive"
+
+
+def _combos(nearest: dict, others=20.0):
+    """A combinations summary: per run, each vector's mean distance to its nearest other vector."""
+    return pd.DataFrame([{**BASE, "style": st, "seed": se, "combo": k, "combo_label": label,
+                          "alpha_vector": label, "ignored": "", "pixel_distance_to_others": others,
+                          "pixel_distance_to_nearest": d}
+                         for st, se in RUNS for k, (label, d) in enumerate(nearest.items())])
+
+
+def test_combinations_are_judged_on_the_closest_two_vectors():
+    tables = {**_tables(), "combinations": _combos({"relu2_2=1": 9.0, "relu3_4=1": 9.0, "relu4_4=1": 12.0})}
+    assert _holds(tables, COMBINATIONS)[0] == "yes"
+    # Two vectors whose outputs merge, behind a large mean distance to the others: no.
+    tables["combinations"] = _combos({"relu2_2=1": 0.5, "relu3_4=1": 0.5, "relu4_4=1": 30.0}, others=20.0)
+    verdict, measured = _holds(tables, COMBINATIONS)
+    assert verdict == "no" and "closest: relu2_2=1, 0.5" in measured
+    assert "mean distance between vectors 20" in measured
+    tables["combinations"] = _combos({"relu2_2=1": np.nan})  # one vector: nothing to compare
+    assert _holds(tables, COMBINATIONS)[0] == "inconclusive: fewer than two distinct vectors"
 
 
 def test_alpha_claims_are_not_applicable_to_a_model_that_ignores_alpha():
@@ -312,3 +339,27 @@ def test_combinations_distance_to_others_by_hand(files, tmp_path):
             got = table[(table["image"] == image) & (table["combo"] == k)]["distance_to_others"]
             expected = sum(d[k, j] for j in range(3) if j != k) / 2
             assert got.tolist() == pytest.approx([expected] * len(got), rel=1e-5)
+            got = table[(table["image"] == image) & (table["combo"] == k)]["distance_to_nearest"]
+            expected = min(d[k, j] for j in range(3) if j != k)
+            assert got.tolist() == pytest.approx([expected] * len(got), rel=1e-5)
+    # The summary averages each over images; the claim takes the run's closest vector.
+    summary = combinations_summary(table).set_index("combo")
+    for k in range(3):
+        nearest = [min(float((outputs[k][b] - outputs[j][b]).abs().mean()) for j in range(3) if j != k)
+                   for b in range(len(names))]
+        assert summary.loc[k, "pixel_distance_to_nearest"] == pytest.approx(np.mean(nearest), rel=1e-5)
+    measured, verdicts = claims_mod.claim_combinations(summary.reset_index(), "corrected")
+    expected = summary["pixel_distance_to_nearest"].min()
+    assert verdicts.tolist() == ["yes" if expected >= claims_mod.MIN_PIXEL_DISTANCE else "no"]
+    assert "apart (closest: " in measured and f"{expected:.3g}" in measured
+
+
+def test_combinations_do_not_compare_vectors_the_model_cannot_tell_apart(files):
+    """{relu2_2: 1} and {relu2_2: 1, relu5_4: 1} are the same vector to the corrected model (it
+    has no relu5_4): their zero distance is not a merge of its layers."""
+    specs = [{"relu2_2": 1.0}, {"relu2_2": 1.0, "relu5_4": 1.0}, {}]
+    combo = combinations(files["model"], files["style"], files["images"], specs, size=32)
+    assert combo[combo["combo"] == 1]["alpha_vector"].iloc[0] == combo[combo["combo"] == 0]["alpha_vector"].iloc[0]
+    assert (combo["distance_to_nearest"] == 0).all()  # alpha-blind: 0 to vector 2 all the same
+    lone = combinations(files["model"], files["style"], files["images"], specs[:2], size=32)
+    assert lone["distance_to_nearest"].isna().all()  # nothing left to compare with
