@@ -74,6 +74,12 @@ def test_content_identity_and_combinations_from_model(files, tmp_path):
         assert mse > 0 and row.psnr == pytest.approx(10 * np.log10(255 ** 2 / mse))
         assert row.mean_abs_diff == pytest.approx(np.abs(content - output).mean())
         assert row.ssim < 1  # an output that differs is not structurally identical
+        assert Image.open(row.ones_file).size == Image.open(row.image_file).size
+    # The model ignores alpha: the all-ones control is exactly as close to the content, so the
+    # claim cannot pass whatever the thresholds say.
+    assert (table["ones_mean_abs_diff"] == table["mean_abs_diff"]).all() and (table["ones_psnr"] == table["psnr"]).all()
+    judged = table.assign(psnr=30.0, ssim=0.9)  # as if it passed the thresholds
+    assert claims_mod.combine(claims_mod.claim_content(judged, "corrected")[1]).startswith("no: alpha 1 is not")
     specs = parse_alpha_specs('[{"relu2_2": 1}, {"relu5_4": 1}]')
     combo = combinations(files["model"], files["style"], files["images"], specs, size=32)
     assert set(combo[combo["combo"] == 1]["ignored"]) == {"relu5_4"}
@@ -174,12 +180,18 @@ def _adjust(response=30.0, distinct=5.0, motifs=(3.0, 5.0, 9.0)):
                                   for l, d, m in zip(layers, (2.2, 3.4, 4.4), motifs)])
 
 
-def _tables(rho=-0.9, change=-0.2, psnr=30.0, ratio=3.0, **adjust):
+def _tables(rho=-0.9, change=-0.2, psnr=30.0, ratio=3.0, ones=40.0, mask_change=3.0, step_change=1.0, **adjust):
+    """`ones`: the all-ones control's distance to the content (alpha 0's is 3); `mask_change`
+    and `step_change`: the output change under the mask and under the alpha step alone."""
     sweep = _table(lambda st, se: [{"others": o, "swept_layer": "relu2_2", "spearman_rho": rho,
                                     "relative_change": change} for o in (0.0, 1.0)])
-    identity = _table(lambda st, se: [{"psnr": psnr + se, "ssim": 0.9}])
-    noise = _table(lambda st, se: [{"condition": c, "ratio": ratio, "output_change": 3.0}
-                                   for c in ("mask", "spots")])
+    identity = _table(lambda st, se: [{"psnr": psnr + se, "ssim": 0.9, "mean_abs_diff": 3.0,
+                                       "ones_psnr": 12.0, "ones_ssim": 0.2, "ones_mean_abs_diff": ones}])
+    noise = _table(lambda st, se: [{"condition": "mask", "ratio": ratio, "output_change": mask_change,
+                                    "alpha_change": 0.0},
+                                   {"condition": "spots", "ratio": ratio, "output_change": 10.0, "alpha_change": 0.0},
+                                   {"condition": "alpha", "ratio": np.nan, "output_change": step_change,
+                                    "alpha_change": 0.2}])
     return {"adjustability": _adjust(**adjust), "sweep": sweep, "identity": identity, "noise": noise}
 
 
@@ -211,6 +223,30 @@ def test_one_run_shows_its_value_not_a_zero_spread():
 def test_noise_is_judged_by_the_ratio_to_the_input_change():
     assert _holds(_tables(ratio=3.0), NOISE)[0] == "yes"
     assert _holds(_tables(ratio=1.2), NOISE)[0] == "no"  # passed through, not amplified
+
+
+def test_alpha_zero_needs_a_control_that_could_fail_it():
+    assert _holds(_tables(), IDENTITY)[0] == "yes"
+    # A model that returns its input whatever alpha: alpha 1 is as close to the content.
+    assert _holds(_tables(ones=3.0), IDENTITY)[0] == "no: alpha 1 is not 2 grey levels farther from the content"
+    assert _holds(_tables(ones=4.9), IDENTITY)[0].startswith("no: alpha 1")  # under the 2-level margin
+    assert _holds(_tables(ones=5.1), IDENTITY)[0] == "yes"
+
+
+def test_psnr_over_images_is_finite_unless_every_image_is_identical():
+    # One identical image (PSNR inf) and one at 30 dB: half the MSE of the second, +3.01 dB.
+    assert claims_mod.mean_psnr([math.inf, 30.0]) == pytest.approx(30 + 10 * np.log10(2))
+    assert claims_mod.mean_psnr([20.0, 40.0]) == pytest.approx(10 * np.log10(2 / 1.01) + 20)
+    assert math.isinf(claims_mod.mean_psnr([math.inf, math.inf]))
+    tables = _tables()
+    identity = tables["identity"]
+    tables["identity"] = pd.concat([identity, identity.assign(psnr=math.inf)], ignore_index=True)
+    verdict, measured = _holds(tables, IDENTITY)
+    assert verdict == "yes" and "inf" not in measured and "nan" not in measured
+    assert "PSNR 34.51 ± 0.58 (34..35, n=4) dB" in measured  # 31..32 dB and an identical image: +3 dB
+    tables["identity"] = identity.assign(psnr=math.inf, mean_abs_diff=0.0)
+    verdict, measured = _holds(tables, IDENTITY)
+    assert verdict == "yes" and measured.startswith("PSNR identical to the content in every run;")
 
 
 def test_motif_size_must_grow_with_depth():
