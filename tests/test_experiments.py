@@ -255,6 +255,20 @@ def test_motif_size_must_grow_with_depth():
     assert _holds(_tables(motifs=(3.0, 9.0, 5.0)), MOTIFS)[0] == "inconclusive"
 
 
+def test_a_layer_without_a_measurable_motif_is_named_not_dropped():
+    """Dropped, relu3_4's NaN would leave relu2_2 < relu4_4: a rank correlation of 1, 'yes'."""
+    verdict, measured = _holds(_tables(motifs=(3.0, np.nan, 9.0)), MOTIFS)
+    assert verdict == "inconclusive: no measurable motif at relu3_4"
+    assert "no measurable motif at relu3_4 in 4/4 runs" in measured and "nan" not in measured
+    tables = _tables(motifs=(9.0, 5.0, 3.0))  # shrinks with depth: no, in the runs that measure every layer
+    swirl = tables["adjustability"]["style"] == "swirl"
+    tables["adjustability"].loc[swirl & (tables["adjustability"]["layer"] == "relu4_4"), "motif_px"] = np.nan
+    verdict = _holds(tables, MOTIFS)[0]  # (tied counts: either may come first)
+    assert verdict.startswith("mixed: ") and verdict.endswith(" runs")
+    assert sorted(verdict[len("mixed: "):-len(" runs")].split(", ")) == [
+        "inconclusive: no measurable motif at relu4_4 in 2/4", "no in 2/4"]
+
+
 def _combos(nearest: dict, others=20.0):
     """A combinations summary: per run, each vector's mean distance to its nearest other vector."""
     return pd.DataFrame([{**BASE, "style": st, "seed": se, "combo": k, "combo_label": label,

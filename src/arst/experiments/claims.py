@@ -178,22 +178,37 @@ def claim_combinations(combos, impl):
 
 def claim_motifs(adjust, impl):
     """Deeper layers transfer larger motifs: the motif size (1 / the power-weighted mean spatial
-    frequency of y(e_i) - y(0), pixels) against the layer's depth, per run."""
+    frequency of y(e_i) - y(0), pixels) against the layer's depth, per run. A layer without a
+    measurable motif (NaN: its alpha adds no structure) makes its run inconclusive: left out of
+    the rank correlation, the others could rank perfectly without it."""
     sub = _runs(adjust, impl)
     if sub is None or "motif_px" not in sub:
         return NOT_RUN, None
 
+    def verdict(run: pd.DataFrame) -> str:
+        missing = run.loc[run["motif_px"].isna(), "layer"].tolist()
+        if missing:
+            return f"inconclusive: no measurable motif at {', '.join(missing)}"
+        r = rho(run)
+        return "yes" if r == 1.0 else "no" if r <= 0 else "inconclusive"
+
     def rho(run: pd.DataFrame) -> float:
+        """Over the layers with a motif (all of them, for a verdict)."""
+        run = run.dropna(subset=["motif_px"])
         if run["motif_px"].nunique() < 2:
-            return 0.0
+            return np.nan if run.empty else 0.0
         return float(run["depth"].rank().corr(run["motif_px"].rank()))
 
-    rhos = sub.groupby(RUN).apply(rho, include_groups=False)
+    runs = sub.groupby(RUN)
+    verdicts, rhos = runs.apply(verdict, include_groups=False), runs.apply(rho, include_groups=False)
     sizes = sub.groupby("layer", sort=False)["motif_px"].mean()
-    measured = (f"motif size by layer {', '.join(f'{k} {v:.3g} px' for k, v in sizes.items())}; "
+    measured = (f"motif size by layer {', '.join(f'{k} {v:.3g} px' for k, v in sizes.dropna().items())}; "
                 f"rank correlation with depth {spread(rhos)}")
-    verdicts = ["yes" if r == 1.0 else "no" if r <= 0 else "inconclusive" for r in rhos]
-    return measured, per_run(verdicts, rhos.index)
+    unmeasured = sub[sub["motif_px"].isna()].groupby("layer", sort=False).size()
+    if len(unmeasured):
+        measured += "; no measurable motif at " + ", ".join(
+            f"{layer} in {n}/{len(verdicts)} runs" for layer, n in unmeasured.items())
+    return measured, per_run(verdicts, verdicts.index)
 
 
 def claim_diversity(div, impl):
@@ -324,7 +339,8 @@ CLAIMS = [
     ("Deeper layers transfer larger motifs",
      "motif size: 1 / power-weighted mean spatial frequency of y(e_i) - y(0), pixels, per layer",
      "yes if the motif size grows with the layer's depth for every pair of layers (rank correlation 1); "
-     "no if it does not grow at all (<= 0); else inconclusive", "adjustability", claim_motifs, "distinct"),
+     "no if it does not grow at all (<= 0); inconclusive if a layer has no measurable motif (named: "
+     "dropping it would let the others rank alone) or otherwise", "adjustability", claim_motifs, "distinct"),
     ("Random alpha gives diverse outputs that keep content and style",
      "mean pairwise distance of outputs; their losses",
      f"yes if the pixel distance >= {MIN_PIXEL_DISTANCE:g} grey levels; the losses are shown, not judged",
