@@ -220,9 +220,19 @@ def test_one_run_shows_its_value_not_a_zero_spread():
     assert claims_mod.spread([]) == "n/a"
 
 
-def test_noise_is_judged_by_the_ratio_to_the_input_change():
+def test_noise_is_judged_against_a_pass_through_and_an_alpha_step():
     assert _holds(_tables(ratio=3.0), NOISE)[0] == "yes"
-    assert _holds(_tables(ratio=1.2), NOISE)[0] == "no"  # passed through, not amplified
+    # The null: the mask passed through (about its own input change), not amplified.
+    assert _holds(_tables(ratio=1.2), NOISE)[0] == "no: passed through (< 2x its input change)"
+    # The yardstick: amplified, but less than the alpha step alone moves the output.
+    verdict, measured = _holds(_tables(ratio=3.0, mask_change=3.0, step_change=8.0), NOISE)
+    assert verdict == "no: smaller than an alpha step's change"
+    assert "alpha moved by 0.2 ± 0 (0.2..0.2, n=4) without a mask: output change 8 ± 0" in measured
+    # A model that ignores alpha (the step moves nothing) is judged by the null alone.
+    assert _holds(_tables(ratio=3.0, step_change=0.0), NOISE)[0] == "yes"
+    tables = _tables()
+    tables["noise"] = tables["noise"][tables["noise"]["condition"] != "alpha"]
+    assert _holds(tables, NOISE)[0] == "inconclusive: no alpha-only condition to compare with"
 
 
 def test_alpha_zero_needs_a_control_that_could_fail_it():
