@@ -371,6 +371,29 @@ def test_detector_skips_the_warm_up_transient():
     assert detect_saddle(steps, content, style, window=20, warmup=300)["event_step"] == 450
 
 
+def test_detector_needs_an_event_above_batch_noise():
+    """Losses with a batch-to-batch spread of 40% per step and no event: the configured fractions
+    alone fire somewhere in every such curve; 3 standard errors of the measured noise do not.
+    The same noise with a real event (content x0.2, style x3 at step 300) is still found."""
+    steps = np.arange(600)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        content, style = 10 * np.exp(rng.normal(0, 0.4, 600)), np.exp(rng.normal(0, 0.4, 600))
+        assert detect_saddle(steps, content, style, window=10, warmup=0, k=0)["event_step"] is not None
+        quiet = detect_saddle(steps, content, style, window=10, warmup=0)
+        assert quiet["event_step"] is None
+        assert quiet["content_spread"] == pytest.approx(0.4, rel=0.15) and quiet["style_spread"] == pytest.approx(0.4, rel=0.15)
+        # 3 SE of two medians of 10 steps: 3 * sqrt(2) * 1.2533 * 0.4 / sqrt(10), as a log change
+        se = np.sqrt(2) * 1.2533 * quiet["style_spread"] / np.sqrt(10)
+        assert quiet["style_needed"] == pytest.approx(np.expm1(3 * se), rel=0.1) and quiet["style_needed"] > 0.1
+        event = detect_saddle(steps, content * np.where(steps < 300, 1.0, 0.2),
+                              style * np.where(steps < 300, 1.0, 3.0), window=10, warmup=0)
+        assert abs(event["event_step"] - 300) <= 3
+    # Without noise the spread is 0 and the configured fractions alone decide.
+    flat = detect_saddle(steps, np.ones(600), np.ones(600), window=10, warmup=0)
+    assert flat["content_spread"] == 0 and (flat["content_needed"], flat["style_needed"]) == (-0.3, 0.1)
+
+
 def test_claims_header_names_the_runs_and_the_precision():
     head = claims_mod.header(_tables())
     assert "random(seed=0)" in head and "150 steps" in head and "RANDOM" in head

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .defaults import SADDLE_NOISE_K
+
 NOT_RUN = "not run"
 RUN = ["style", "seed"]  # one run: one style and one seed of one implementation
 # The step near which the report saw its event: a run must search there to refute it.
@@ -284,6 +286,10 @@ def claim_saddle(saddle, impl):
     searched = main[["searched_from", "searched_to"]].dropna()
     text += (f"; searched steps {searched['searched_from'].min():.0f}..{searched['searched_to'].max():.0f}"
              if len(searched) else "; the runs are too short to search")
+    if "content_spread" in main:
+        text += (f"; batch noise per step: content {spread(100 * main['content_spread'])} %, style "
+                 f"{spread(100 * main['style_spread'])} %, so an event needed content "
+                 f"{spread(100 * main['content_needed'])} % and style +{spread(100 * main['style_needed'])} %")
     text += f"; grad cosine {spread(main.groupby(RUN)['cosine_mean'].mean())}"
     if len(ablation):
         abl = ablation[ablation["event"].astype(str) != "none"]
@@ -371,7 +377,11 @@ CLAIMS = [
      "for variety; a model that ignores alpha moves 0 there and is judged by the null alone); no otherwise",
      "noise", claim_noise, None),
     ("Saddle point: content falls sharply while style rises, caused by a shared VGG layer",
-     "detector on the training logs after the warm-up; the ablation with content off the style layers",
+     "detector on the training logs after the warm-up: the medians of the windows after and before a step "
+     f"must move by the configured fractions and by {SADDLE_NOISE_K:g} standard errors of the losses' own "
+     "batch-to-batch spread (robust, from the log-loss step differences: with noisy losses the fractions alone "
+     f"fire on noise; {SADDLE_NOISE_K:g} SE: 0.13% by chance per loss and window pair); "
+     "the ablation with content off the style layers",
      f"yes if found and absent from the same run's ablation; no if it survives the ablation, or none in a run "
      f"that searched step {REPORT_SADDLE_STEP}; else inconclusive (moving content to relu4_2 also moves it "
      "deeper: the ablation cannot tell the two apart)", "saddle", claim_saddle, None),
