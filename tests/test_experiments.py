@@ -15,8 +15,9 @@ from arst import checkpoint
 from arst.experiments import claims as claims_mod
 from arst.experiments.alphaspec import alpha_for, parse_alpha_specs
 from arst.experiments.combinations import combinations
+from arst.experiments.combinations import summarize as combinations_summary
 from arst.experiments.content_identity import content_identity, image_metrics
-from arst.experiments.common import load_eval_images, mean_distance_to_others, pixel_distance
+from arst.experiments.common import load_eval_images, mean_distance_to_others, pairwise, pixel_distance, to_nearest
 from arst.experiments.diversity import diversity
 from arst.experiments.noise import dot_mask, noise, spot_mask
 from arst.experiments.saddle import detect_saddle, saddle
@@ -74,10 +75,17 @@ def test_content_identity_and_combinations_from_model(files, tmp_path):
         assert mse > 0 and row.psnr == pytest.approx(10 * np.log10(255 ** 2 / mse))
         assert row.mean_abs_diff == pytest.approx(np.abs(content - output).mean())
         assert row.ssim < 1  # an output that differs is not structurally identical
+        assert Image.open(row.ones_file).size == Image.open(row.image_file).size
+    # The model ignores alpha: the all-ones control is exactly as close to the content, so the
+    # claim cannot pass whatever the thresholds say.
+    assert (table["ones_mean_abs_diff"] == table["mean_abs_diff"]).all() and (table["ones_psnr"] == table["psnr"]).all()
+    judged = table.assign(psnr=30.0, ssim=0.9)  # as if it passed the thresholds
+    assert claims_mod.combine(claims_mod.claim_content(judged, "corrected")[1]).startswith("no: alpha 1 is not")
     specs = parse_alpha_specs('[{"relu2_2": 1}, {"relu5_4": 1}]')
     combo = combinations(files["model"], files["style"], files["images"], specs, size=32)
     assert set(combo[combo["combo"] == 1]["ignored"]) == {"relu5_4"}
     assert (combo["distance_to_others"] == 0).all()  # the model ignores alpha
+    assert (combo["distance_to_nearest"] == 0).all()
 
 
 def test_alpha_for_ignores_missing_layers():
@@ -132,6 +140,11 @@ def test_metrics_and_distances_on_identical_images():
     x = torch.rand(3, 8, 8) * 200  # + 20 stays below the 255 clamp
     assert mean_distance_to_others([x, x.clone(), x.clone()], pixel_distance) == [0.0, 0.0, 0.0]
     assert mean_distance_to_others([x, x + 10, x + 20], pixel_distance) == pytest.approx([15, 10, 15], abs=1e-3)
+    d = pairwise([x, x + 10, x + 20], pixel_distance)
+    assert to_nearest(d) == pytest.approx([10, 10, 10], abs=1e-3)
+    # Items 0 and 1 are the same vector to the model: compared only with item 2.
+    assert to_nearest(d, ["a", "a", "b"]) == pytest.approx([20, 10, 10], abs=1e-3)
+    assert math.isnan(to_nearest([[0.0]])[0])  # a lone item has no nearest
 
 
 def test_noise_masks():
@@ -168,12 +181,18 @@ def _adjust(response=30.0, distinct=5.0, motifs=(3.0, 5.0, 9.0)):
                                   for l, d, m in zip(layers, (2.2, 3.4, 4.4), motifs)])
 
 
-def _tables(rho=-0.9, change=-0.2, psnr=30.0, ratio=3.0, **adjust):
+def _tables(rho=-0.9, change=-0.2, psnr=30.0, ratio=3.0, ones=40.0, mask_change=3.0, step_change=1.0, **adjust):
+    """`ones`: the all-ones control's distance to the content (alpha 0's is 3); `mask_change`
+    and `step_change`: the output change under the mask and under the alpha step alone."""
     sweep = _table(lambda st, se: [{"others": o, "swept_layer": "relu2_2", "spearman_rho": rho,
                                     "relative_change": change} for o in (0.0, 1.0)])
-    identity = _table(lambda st, se: [{"psnr": psnr + se, "ssim": 0.9}])
-    noise = _table(lambda st, se: [{"condition": c, "ratio": ratio, "output_change": 3.0}
-                                   for c in ("mask", "spots")])
+    identity = _table(lambda st, se: [{"psnr": psnr + se, "ssim": 0.9, "mean_abs_diff": 3.0,
+                                       "ones_psnr": 12.0, "ones_ssim": 0.2, "ones_mean_abs_diff": ones}])
+    noise = _table(lambda st, se: [{"condition": "mask", "ratio": ratio, "output_change": mask_change,
+                                    "alpha_change": 0.0},
+                                   {"condition": "spots", "ratio": ratio, "output_change": 10.0, "alpha_change": 0.0},
+                                   {"condition": "alpha", "ratio": np.nan, "output_change": step_change,
+                                    "alpha_change": 0.2}])
     return {"adjustability": _adjust(**adjust), "sweep": sweep, "identity": identity, "noise": noise}
 
 
@@ -185,6 +204,7 @@ def _holds(tables, claim):
 CLAIM = {fn.__name__: claim for claim, _, _, _, fn, _ in claims_mod.CLAIMS}
 RELATIVE, RESPONDS, LAYERS = CLAIM["claim_relative"], CLAIM["claim_adjustability"], CLAIM["claim_layers"]
 IDENTITY, MOTIFS, NOISE = CLAIM["claim_content"], CLAIM["claim_motifs"], CLAIM["claim_noise"]
+COMBINATIONS = CLAIM["claim_combinations"]
 
 
 def test_claims_judge_every_run_and_say_when_runs_disagree():
@@ -203,15 +223,101 @@ def test_one_run_shows_its_value_not_a_zero_spread():
     assert claims_mod.spread([]) == "n/a"
 
 
-def test_noise_is_judged_by_the_ratio_to_the_input_change():
+def test_noise_is_judged_against_a_pass_through_and_an_alpha_step():
     assert _holds(_tables(ratio=3.0), NOISE)[0] == "yes"
-    assert _holds(_tables(ratio=1.2), NOISE)[0] == "no"  # passed through, not amplified
+    # The null: the mask passed through (about its own input change), not amplified.
+    assert _holds(_tables(ratio=1.2), NOISE)[0] == "no: passed through (< 2x its input change)"
+    # The yardstick: amplified, but less than the alpha step alone moves the output.
+    verdict, measured = _holds(_tables(ratio=3.0, mask_change=3.0, step_change=8.0), NOISE)
+    assert verdict == "no: smaller than an alpha step's change"
+    assert "alpha moved by 0.2 ± 0 (0.2..0.2, n=4) without a mask: output change 8 ± 0" in measured
+    # A model that ignores alpha (the step moves nothing) is judged by the null alone.
+    assert _holds(_tables(ratio=3.0, step_change=0.0), NOISE)[0] == "yes"
+    tables = _tables()
+    tables["noise"] = tables["noise"][tables["noise"]["condition"] != "alpha"]
+    assert _holds(tables, NOISE)[0] == "inconclusive: no alpha-only condition to compare with"
+
+
+def test_alpha_zero_needs_a_control_that_could_fail_it():
+    assert _holds(_tables(), IDENTITY)[0] == "yes"
+    # A model that returns its input whatever alpha: alpha 1 is as close to the content.
+    assert _holds(_tables(ones=3.0), IDENTITY)[0] == "no: alpha 1 is not 2 grey levels farther from the content"
+    assert _holds(_tables(ones=4.9), IDENTITY)[0].startswith("no: alpha 1")  # under the 2-level margin
+    assert _holds(_tables(ones=5.1), IDENTITY)[0] == "yes"
+
+
+def test_psnr_over_images_is_finite_unless_every_image_is_identical():
+    # One identical image (PSNR inf) and one at 30 dB: half the MSE of the second, +3.01 dB.
+    assert claims_mod.mean_psnr([math.inf, 30.0]) == pytest.approx(30 + 10 * np.log10(2))
+    assert claims_mod.mean_psnr([20.0, 40.0]) == pytest.approx(10 * np.log10(2 / 1.01) + 20)
+    assert math.isinf(claims_mod.mean_psnr([math.inf, math.inf]))
+    tables = _tables()
+    identity = tables["identity"]
+    tables["identity"] = pd.concat([identity, identity.assign(psnr=math.inf)], ignore_index=True)
+    verdict, measured = _holds(tables, IDENTITY)
+    assert verdict == "yes" and "inf" not in measured and "nan" not in measured
+    assert "PSNR 34.51 ± 0.58 (34..35, n=4) dB" in measured  # 31..32 dB and an identical image: +3 dB
+    tables["identity"] = identity.assign(psnr=math.inf, mean_abs_diff=0.0)
+    verdict, measured = _holds(tables, IDENTITY)
+    assert verdict == "yes" and measured.startswith("PSNR identical to the content in every run;")
 
 
 def test_motif_size_must_grow_with_depth():
     assert _holds(_tables(), MOTIFS)[0] == "yes"
     assert _holds(_tables(motifs=(9.0, 5.0, 3.0)), MOTIFS)[0] == "no"
     assert _holds(_tables(motifs=(3.0, 9.0, 5.0)), MOTIFS)[0] == "inconclusive"
+
+
+def test_a_layer_without_a_measurable_motif_is_named_not_dropped():
+    """Dropped, relu3_4's NaN would leave relu2_2 < relu4_4: a rank correlation of 1, 'yes'."""
+    verdict, measured = _holds(_tables(motifs=(3.0, np.nan, 9.0)), MOTIFS)
+    assert verdict == "inconclusive: no measurable motif at relu3_4"
+    assert "no measurable motif at relu3_4 in 4/4 runs" in measured and "nan" not in measured
+    tables = _tables(motifs=(9.0, 5.0, 3.0))  # shrinks with depth: no, in the runs that measure every layer
+    swirl = tables["adjustability"]["style"] == "swirl"
+    tables["adjustability"].loc[swirl & (tables["adjustability"]["layer"] == "relu4_4"), "motif_px"] = np.nan
+    verdict = _holds(tables, MOTIFS)[0]  # (tied counts: either may come first)
+    assert verdict.startswith("mixed: ") and verdict.endswith(" runs")
+    assert sorted(verdict[len("mixed: "):-len(" runs")].split(", ")) == [
+        "inconclusive: no measurable motif at relu4_4 in 2/4", "no in 2/4"]
+
+
+def _combos(nearest: dict, others=20.0):
+    """A combinations summary: per run, each vector's mean distance to its nearest other vector."""
+    return pd.DataFrame([{**BASE, "style": st, "seed": se, "combo": k, "combo_label": label,
+                          "alpha_vector": label, "ignored": "", "pixel_distance_to_others": others,
+                          "pixel_distance_to_nearest": d}
+                         for st, se in RUNS for k, (label, d) in enumerate(nearest.items())])
+
+
+def test_combinations_are_judged_on_the_closest_two_vectors():
+    tables = {**_tables(), "combinations": _combos({"relu2_2=1": 9.0, "relu3_4=1": 9.0, "relu4_4=1": 12.0})}
+    assert _holds(tables, COMBINATIONS)[0] == "yes"
+    # Two vectors whose outputs merge, behind a large mean distance to the others: no.
+    tables["combinations"] = _combos({"relu2_2=1": 0.5, "relu3_4=1": 0.5, "relu4_4=1": 30.0}, others=20.0)
+    verdict, measured = _holds(tables, COMBINATIONS)
+    assert verdict == "no" and "closest: relu2_2=1, 0.5" in measured
+    assert "mean distance between vectors 20" in measured
+    tables["combinations"] = _combos({"relu2_2=1": np.nan})  # one vector: nothing to compare
+    assert _holds(tables, COMBINATIONS)[0] == "inconclusive: fewer than two distinct vectors"
+
+
+def test_a_run_that_ignores_alpha_is_gated_alone():
+    """One run under the response floor makes its own verdict 'not applicable'; the other
+    runs' verdicts stand (a combined gate would turn their 'no' into 'not applicable')."""
+    tables = _tables()
+    tables["sweep"].loc[tables["sweep"]["style"] == "swirl", ["spearman_rho", "relative_change"]] = [0.8, 0.3]
+    mute = (tables["adjustability"]["style"] == "mosaic") & (tables["adjustability"]["seed"] == 1)
+    tables["adjustability"].loc[mute, "response"] = 0.01
+    assert _holds(tables, LAYERS)[0] == ("mixed: no in 2/4, not applicable: the model does not respond to "
+                                         "alpha in 1/4, yes in 1/4 runs")
+
+
+def test_a_diverged_run_is_not_judged():
+    tables = _tables()
+    tables["adjustability"]["diverged_at"] = np.where(tables["adjustability"]["style"] == "swirl", 7500, np.nan)
+    assert _holds(tables, LAYERS)[0] == "mixed: yes in 2/4, not applicable: diverged at step 7500 in 2/4 runs"
+    assert _holds(tables, IDENTITY)[0].endswith("not applicable: diverged at step 7500 in 2/4 runs")
 
 
 def test_alpha_claims_are_not_applicable_to_a_model_that_ignores_alpha():
@@ -321,6 +427,29 @@ def test_detector_skips_the_warm_up_transient():
     assert detect_saddle(steps, content, style, window=20, warmup=300)["event_step"] == 450
 
 
+def test_detector_needs_an_event_above_batch_noise():
+    """Losses with a batch-to-batch spread of 40% per step and no event: the configured fractions
+    alone fire somewhere in every such curve; 3 standard errors of the measured noise do not.
+    The same noise with a real event (content x0.2, style x3 at step 300) is still found."""
+    steps = np.arange(600)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        content, style = 10 * np.exp(rng.normal(0, 0.4, 600)), np.exp(rng.normal(0, 0.4, 600))
+        assert detect_saddle(steps, content, style, window=10, warmup=0, k=0)["event_step"] is not None
+        quiet = detect_saddle(steps, content, style, window=10, warmup=0)
+        assert quiet["event_step"] is None
+        assert quiet["content_spread"] == pytest.approx(0.4, rel=0.15) and quiet["style_spread"] == pytest.approx(0.4, rel=0.15)
+        # 3 SE of two medians of 10 steps: 3 * sqrt(2) * 1.2533 * 0.4 / sqrt(10), as a log change
+        se = np.sqrt(2) * 1.2533 * quiet["style_spread"] / np.sqrt(10)
+        assert quiet["style_needed"] == pytest.approx(np.expm1(3 * se), rel=0.1) and quiet["style_needed"] > 0.1
+        event = detect_saddle(steps, content * np.where(steps < 300, 1.0, 0.2),
+                              style * np.where(steps < 300, 1.0, 3.0), window=10, warmup=0)
+        assert abs(event["event_step"] - 300) <= 3
+    # Without noise the spread is 0 and the configured fractions alone decide.
+    flat = detect_saddle(steps, np.ones(600), np.ones(600), window=10, warmup=0)
+    assert flat["content_spread"] == 0 and (flat["content_needed"], flat["style_needed"]) == (-0.3, 0.1)
+
+
 def test_claims_header_names_the_runs_and_the_precision():
     head = claims_mod.header(_tables())
     assert "random(seed=0)" in head and "150 steps" in head and "RANDOM" in head
@@ -349,3 +478,27 @@ def test_combinations_distance_to_others_by_hand(files, tmp_path):
             got = table[(table["image"] == image) & (table["combo"] == k)]["distance_to_others"]
             expected = sum(d[k, j] for j in range(3) if j != k) / 2
             assert got.tolist() == pytest.approx([expected] * len(got), rel=1e-5)
+            got = table[(table["image"] == image) & (table["combo"] == k)]["distance_to_nearest"]
+            expected = min(d[k, j] for j in range(3) if j != k)
+            assert got.tolist() == pytest.approx([expected] * len(got), rel=1e-5)
+    # The summary averages each over images; the claim takes the run's closest vector.
+    summary = combinations_summary(table).set_index("combo")
+    for k in range(3):
+        nearest = [min(float((outputs[k][b] - outputs[j][b]).abs().mean()) for j in range(3) if j != k)
+                   for b in range(len(names))]
+        assert summary.loc[k, "pixel_distance_to_nearest"] == pytest.approx(np.mean(nearest), rel=1e-5)
+    measured, verdicts = claims_mod.claim_combinations(summary.reset_index(), "corrected")
+    expected = summary["pixel_distance_to_nearest"].min()
+    assert verdicts.tolist() == ["yes" if expected >= claims_mod.MIN_PIXEL_DISTANCE else "no"]
+    assert "apart (closest: " in measured and f"{expected:.3g}" in measured
+
+
+def test_combinations_do_not_compare_vectors_the_model_cannot_tell_apart(files):
+    """{relu2_2: 1} and {relu2_2: 1, relu5_4: 1} are the same vector to the corrected model (it
+    has no relu5_4): their zero distance is not a merge of its layers."""
+    specs = [{"relu2_2": 1.0}, {"relu2_2": 1.0, "relu5_4": 1.0}, {}]
+    combo = combinations(files["model"], files["style"], files["images"], specs, size=32)
+    assert combo[combo["combo"] == 1]["alpha_vector"].iloc[0] == combo[combo["combo"] == 0]["alpha_vector"].iloc[0]
+    assert (combo["distance_to_nearest"] == 0).all()  # alpha-blind: 0 to vector 2 all the same
+    lone = combinations(files["model"], files["style"], files["images"], specs[:2], size=32)
+    assert lone["distance_to_nearest"].isna().all()  # nothing left to compare with

@@ -10,8 +10,9 @@ import pytest
 from arst.cli import parse_overrides
 from arst.errors import ConfigError
 from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
-from arst.plan import (batch_size, check_named_files, evaluation_argv, experiment_argv, image_size,
-                       loss_weights_file, read_config_file, recipe_of, train_argv, trained_models)
+from arst.plan import (batch_size, check_alpha_names, check_eval_not_trained, check_named_files, evaluation_argv,
+                       experiment_argv, image_size, loss_weights_file, read_config_file, recipe_of, train_argv,
+                       trained_models, controls, floor_seed)
 
 CONFIG = {
     "implementations": {
@@ -20,7 +21,8 @@ CONFIG = {
         "paper_literal": {"recipe": "corrected", "set": {"conditioner_init": "normal", "conditioner_lr": None}},
     },
     "evaluation": {"saddle": {"ablation": True, "ablation_content_layer": "relu4_2"},
-                   "retrain": {"impls": ["corrected", "missing"], "alphas": [{"relu3_4": 1.0}, {}]}},
+                   "retrain": {"impls": ["corrected"], "alphas": [{"relu3_4": 1.0}, {}]},
+                   "combinations": [{"relu2_2": 1.0}, {"relu5_4": 1.0}]},
     "train": {"steps": 12, "epochs": None, "batch": 2, "size": None, "checkpoint_every": 4, "log_every": 2,
               "diagnostics_every": 4},
     "runtime": {"device": "auto", "precision": "auto", "compile": "auto", "channels_last": False,
@@ -36,15 +38,29 @@ def _argv(spec, config=CONFIG):
 
 def test_every_model_and_its_name():
     models = trained_models(CONFIG)
+    controls = [f"corrected-fixed-{layer}" for layer in ("relu2_2", "relu3_4", "relu4_4")]
     assert list(models) == ["baseline", "corrected", "paper_literal", "baseline-ablation", "corrected-ablation",
-                            "paper_literal-ablation", "corrected-fixed0", "corrected-fixed1"]
+                            "paper_literal-ablation", *controls, "corrected-fixed-ones", "corrected-fixed0",
+                            "corrected-fixed1"]
     # Models are named by their config key; the derived ones by the implementation they vary.
     assert [m["name"] for m in models.values()] == ["baseline", "corrected", "paper_literal", "baseline",
-                                                    "corrected", "paper_literal", "corrected", "corrected"]
+                                                    "corrected", "paper_literal"] + ["corrected"] * 6
     assert models["corrected-ablation"]["set"] == {"style_size": 64, "content_layer": "relu4_2"}
+    # The controls: every one-hot, all ones, then the config's own vectors.
+    assert [models[k]["set"]["alpha_fixed"] for k in controls] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    assert models["corrected-fixed-ones"]["set"]["alpha_fixed"] == [1.0, 1.0, 1.0]
     assert models["corrected-fixed0"]["set"]["alpha_fixed"] == [0.0, 1.0, 0.0]  # relu2_2, relu3_4, relu4_4
     assert models["corrected-fixed1"]["set"]["alpha_fixed"] == [0.0, 0.0, 0.0]
     assert recipe_of("paper_literal", models["paper_literal"]).name == "paper_literal"
+
+
+def test_controls_default_to_every_adjustable_implementation_and_the_floor_is_a_second_seed():
+    config = {**CONFIG, "evaluation": {**CONFIG["evaluation"], "retrain": {"impls": None}}}
+    assert list(controls(config)) == ["baseline", "corrected", "paper_literal"]
+    assert list(controls(config)["baseline"])[-1] == "baseline-fixed-ones"
+    assert len(controls(config)["baseline"]) == 5  # four style layers and all ones
+    assert floor_seed(config, "3") == 4
+    assert floor_seed({**config, "evaluation": {"retrain": {"floor_seed_offset": 10}}}, 1) == 11
 
 
 def test_train_arguments_round_trip_through_the_command_line():
@@ -182,3 +198,51 @@ def test_a_broken_config_file_is_named_with_its_line(tmp_path):
         read_config_file(path)
     path.write_text("train: {steps: 3}\n")
     assert read_config_file(path) == {"train": {"steps": 3}}
+
+
+def test_an_unknown_layer_or_implementation_is_refused_in_one_line():
+    check_alpha_names(CONFIG)  # relu5_4 is the baseline's alone: accepted, the others ignore it
+    config = copy.deepcopy(CONFIG)
+    config["evaluation"]["combinations"].append({"relu2_2": 0.5, "relu4_3": 1.0})  # VGG-16's name
+    config["evaluation"]["retrain"]["alphas"].append({"relu3_5": 1.0})
+    config["evaluation"]["retrain"]["impls"].append("missing")
+    with pytest.raises(ConfigError) as err:
+        check_alpha_names(config)
+    layers = "relu2_2, relu3_4, relu4_4, relu5_4"
+    assert str(err.value).splitlines() == [
+        f"config evaluation.combinations[2]: no implementation has the layer relu4_3 (layers: {layers})",
+        f"config evaluation.retrain.alphas[2]: no implementation has the layer relu3_5 (layers: {layers})",
+        "config evaluation.retrain.impls: missing is not in implementations (baseline, corrected, paper_literal); "
+        "name the ones to retrain at fixed alpha, null for all, or [] for none",
+    ]
+    # A layer that one implementation's own recipe adds is known (VGG-16's names on VGG-19).
+    config["implementations"]["corrected"]["set"] = {"style_layers": ["relu2_2", "relu3_3", "relu4_3"]}
+    config["evaluation"]["retrain"]["alphas"].pop()
+    config["evaluation"]["retrain"]["impls"].pop()
+    check_alpha_names(config)
+
+
+def test_an_evaluation_photo_is_never_a_training_photo(tmp_path):
+    check_eval_not_trained(_sources(photos=["coffee", "rocket"]))
+    config = _sources(photos=["astronaut", "coffee"])
+    config["eval_content"]["cat"] = {"embedded": "chelsea"}
+    with pytest.raises(ConfigError, match=r"^config eval_content.astronaut: the embedded photo astronaut is also "
+                                          r"a training photo \(content.photos\)[^\n]*$"):
+        check_eval_not_trained(config)
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    config = _sources(source="folder", folder=str(tmp_path / "photos"))
+    config["eval_content"] = {"mine": {"file": str(tmp_path / "mine.png")}}
+    check_eval_not_trained(config)  # beside the folder, not in it
+    config["eval_content"]["leak"] = {"file": str(tmp_path / "photos" / "sub" / "x.png")}
+    with pytest.raises(ConfigError, match=r"^config eval_content.leak: .*x.png is inside the content folder"):
+        check_eval_not_trained(config)
+    check_eval_not_trained(_sources(source="coco", photos=["astronaut"]))  # photos unused: coco trains
+
+
+def test_the_shipped_configs_evaluate_on_photos_they_do_not_train_on():
+    from pathlib import Path
+    for path in sorted((Path(__file__).parents[1] / "config").glob("*.yaml")):
+        config = read_config_file(path)
+        content = {"source": "embedded", "photos": ["coffee", "rocket", "motorcycle_left"], "folder": None,
+                   **config.get("content", {})}  # the schema's defaults
+        check_eval_not_trained({"content": content, "eval_content": config.get("eval_content", {})})

@@ -256,7 +256,7 @@ def test_animated_sweeps_and_training_curves_are_targets(tiny_run):
 
 
 NAMES_CONFIG = """
-content: {source: embedded, photos: [astronaut, coffee]}
+content: {source: embedded, photos: [coffee, rocket]}
 eval_content: {astronaut: {embedded: astronaut}}
 styles:
   mosaic: {procedural: mosaic, seed: 0, size: 64}

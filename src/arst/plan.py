@@ -216,6 +216,47 @@ def check_named_files(config: Mapping[str, Any]) -> None:
         raise ConfigError("\n".join(missing))
 
 
+def check_eval_not_trained(config: Mapping[str, Any]) -> None:
+    """No evaluation photo is also a training photo, or a ConfigError names each one: a model
+    scored on an image it was trained on measures its memory, not its style transfer (PSNR at
+    alpha 0 and every other row would flatter it). Checked where the config says so: an embedded
+    photo named in both `content.photos` and `eval_content`, and an evaluation file inside the
+    content folder."""
+    content, clashes = config["content"], []
+    for name, source in config["eval_content"].items():
+        if content["source"] == "embedded" and source.get("embedded") in content.get("photos", []):
+            clashes.append(f"config eval_content.{name}: the embedded photo {source['embedded']} is also a "
+                           "training photo (content.photos); evaluate on photos the model was not trained on")
+        folder = content.get("folder") if content["source"] == "folder" else None
+        if folder and "file" in source and Path(source["file"]).resolve().is_relative_to(Path(folder).resolve()):
+            clashes.append(f"config eval_content.{name}: {source['file']} is inside the content folder {folder}, "
+                           "a training photo; evaluate on photos the model was not trained on")
+    if clashes:
+        raise ConfigError("\n".join(clashes))
+
+
+def check_alpha_names(config: Mapping[str, Any]) -> None:
+    """Every layer an alpha map names exists in some implementation, and every implementation
+    `evaluation.retrain.impls` names is configured, or a ConfigError names each key at fault.
+    A misspelled layer would otherwise become alpha 0 without a word, and a misspelled
+    implementation would be retrained never. A layer only some implementations have (relu5_4:
+    the baseline's alone) is accepted: the others ignore it, and their tables say so."""
+    impls = config["implementations"]
+    layers = list(dict.fromkeys(layer for name, spec in impls.items()
+                                for layer in recipe_of(name, spec).style_layers))
+    evaluation = config.get("evaluation", {})
+    retrain = evaluation.get("retrain", {})
+    maps = [(f"evaluation.combinations[{k}]", alphas) for k, alphas in enumerate(evaluation.get("combinations", []))]
+    maps += [(f"evaluation.retrain.alphas[{k}]", alphas) for k, alphas in enumerate(retrain.get("alphas", []))]
+    unknown = [f"config {key}: no implementation has the layer {layer} (layers: {', '.join(layers)})"
+               for key, alphas in maps for layer in alphas if layer not in layers]
+    unknown += [f"config evaluation.retrain.impls: {impl} is not in implementations ({', '.join(impls)}); "
+                "name the ones to retrain at fixed alpha, null for all, or [] for none"
+                for impl in retrain.get("impls") or [] if impl not in impls]
+    if unknown:
+        raise ConfigError("\n".join(unknown))
+
+
 def read_config_file(path: str | Path) -> dict:
     """A YAML config file, or a ConfigError naming the file and the line at fault (Snakemake's
     own message for a broken file names neither)."""

@@ -7,6 +7,8 @@ from pathlib import Path
 from arst.errors import ArstError
 from arst.plan import (
     ablation_model,
+    check_alpha_names,
+    check_eval_not_trained,
     check_named_files,
     controls,
     floor_seed,
@@ -38,6 +40,8 @@ def _plan(fn, *args):
 
 
 _plan(check_named_files, config)
+_plan(check_eval_not_trained, config)
+_plan(check_alpha_names, config)
 TRAINED = _plan(trained_models, config)
 
 

@@ -153,14 +153,15 @@ def _saddle(p):
     p.add_argument("--curves", required=True, help="long CSV of the curves (for the figure)")
 
     def run(args):
-        from ..experiments.saddle import saddle
+        from ..experiments.saddle import NOISE_K, saddle
         from ..tables import loss_nets, write_table
         summary, curves = saddle(args.runs, args.window, args.content_drop, args.style_rise, args.warmup)
         write_table(curves, args.curves)
         nets = ", ".join(loss_nets(summary))
         write_table(summary, args.csv, args.md, title=(
             f"Saddle point: content falls by >= {args.content_drop:.0%} while style rises by >= "
-            f"{args.style_rise:.0%} within {args.window} steps, after a warm-up of {args.warmup} steps "
+            f"{args.style_rise:.0%} within {args.window} steps, each also by >= {NOISE_K:g} standard errors "
+            f"of batch noise (content_needed, style_needed), after a warm-up of {args.warmup} steps "
             f"(loss network: {nets})"))
     return run
 

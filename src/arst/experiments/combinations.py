@@ -10,7 +10,7 @@ import pandas as pd
 from ..data.images import save_image
 from ..evaluate import Evaluator
 from .alphaspec import alpha_for, spec_label, vector_text
-from .common import MODEL_KEYS, load_eval_images, mean_distance_to_others, pixel_distance
+from .common import MODEL_KEYS, load_eval_images, pairwise, pixel_distance, to_nearest, to_others
 from .defaults import SIZE
 
 
@@ -18,14 +18,17 @@ def combinations(checkpoint, style, images, specs, size=SIZE, style_name="style"
                  runtime=None) -> pd.DataFrame:
     """Long table: one row per (alpha vector, image, term); `ignored` names the vector's layers
     this implementation does not have; `distance_to_others` is the mean absolute pixel
-    difference (0..255) between this vector's output and the other vectors' outputs."""
+    difference (0..255) between this vector's output and the other vectors' outputs, and
+    `distance_to_nearest` the same to the closest other vector's output (vectors that are the
+    same for this implementation are not compared), both on that image."""
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
-    outputs, rows = [], []
+    outputs, vectors, rows = [], [], []
     for k, spec in enumerate(specs):
         alpha, ignored = alpha_for(spec, ev.recipe.style_layers)
         output = ev.stylize(batch, alpha)
         outputs.append(output.clamp(0, 255))
+        vectors.append(vector_text(alpha))
         losses = ev.losses(output, batch)
         for b, image in enumerate(names):
             file = ""
@@ -34,21 +37,24 @@ def combinations(checkpoint, style, images, specs, size=SIZE, style_name="style"
                 save_image(output[b].cpu(), file)
             for term, values in losses.items():
                 rows.append({**ev.labels, "style": style_name, "image": image, "combo": k,
-                             "combo_label": spec_label(spec), "alpha_vector": vector_text(alpha),
+                             "combo_label": spec_label(spec), "alpha_vector": vectors[k],
                              "ignored": ",".join(ignored), "term": term, "loss": float(values[b]),
                              "image_file": file})
     table = pd.DataFrame(rows)
-    # per image [b][k]: vector k's output against the other vectors' outputs of that image
-    distance = [mean_distance_to_others([output[b] for output in outputs], pixel_distance) for b in range(len(names))]
-    table["distance_to_others"] = [distance[names.index(r.image)][r.combo] for r in table.itertuples()]
+    # per image b: the pairwise distances of the vectors' outputs of that image
+    pairs = [pairwise([output[b] for output in outputs], pixel_distance) for b in range(len(names))]
+    others, nearest = [to_others(d) for d in pairs], [to_nearest(d, vectors) for d in pairs]
+    table["distance_to_others"] = [others[names.index(r.image)][r.combo] for r in table.itertuples()]
+    table["distance_to_nearest"] = [nearest[names.index(r.image)][r.combo] for r in table.itertuples()]
     return table
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per alpha vector: each term's loss and the mean pixel distance to the other vectors' outputs."""
+    """Per alpha vector: each term's loss, and the pixel distance to the other vectors' outputs
+    (their mean) and to the nearest one's, each on an image and then averaged over images."""
     keys = [*MODEL_KEYS, "combo", "combo_label", "alpha_vector", "ignored"]
     table = table.assign(ignored=table["ignored"].fillna(""))
     wide = table.pivot_table(index=keys, columns="term", values="loss", aggfunc="mean")
     wide.columns = [f"loss_{c}" for c in wide.columns]
-    dist = table.groupby(keys)["distance_to_others"].mean().rename("pixel_distance_to_others")
-    return wide.join(dist).reset_index()
+    dist = table.groupby(keys)[["distance_to_others", "distance_to_nearest"]].mean()
+    return wide.join(dist.add_prefix("pixel_")).reset_index()

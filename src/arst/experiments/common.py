@@ -28,13 +28,32 @@ def pixel_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.clamp(0, 255) - b.clamp(0, 255)).abs().mean()
 
 
+def pairwise(items: Sequence, distance: Callable) -> list[list[float]]:
+    """The symmetric matrix of distances between items (0 on the diagonal), each pair once."""
+    n = len(items)
+    d = [[0.0] * n for _ in range(n)]
+    for i, j in combinations(range(n), 2):
+        d[i][j] = d[j][i] = float(distance(items[i], items[j]))
+    return d
+
+
 def mean_distance_to_others(items: Sequence, distance: Callable) -> list[float]:
     """For each item, its mean distance to the others (the mean of these is the mean over
     pairs); 0 for a lone item."""
-    n = len(items)
-    sums = [0.0] * n
-    for i, j in combinations(range(n), 2):
-        d = float(distance(items[i], items[j]))
-        sums[i] += d
-        sums[j] += d
-    return [s / (n - 1) if n > 1 else 0.0 for s in sums]
+    return to_others(pairwise(items, distance))
+
+
+def to_others(d: list[list[float]]) -> list[float]:
+    """mean_distance_to_others from the pairwise matrix."""
+    n = len(d)
+    return [sum(row) / (n - 1) if n > 1 else 0.0 for row in d]
+
+
+def to_nearest(d: list[list[float]], keys: Sequence | None = None) -> list[float]:
+    """For each item, its distance to the nearest other item, from the pairwise matrix: a mean
+    over the others hides two items that coincide, the nearest does not. Items with the same
+    key are not compared (two alpha vectors that differ only in layers a model lacks are the
+    same vector to it); NaN when no other item is left."""
+    keys = list(range(len(d))) if keys is None else list(keys)
+    return [min((d[i][j] for j in range(len(d)) if keys[j] != keys[i]), default=float("nan"))
+            for i in range(len(d))]

@@ -38,22 +38,27 @@ def image_metrics(reference: np.ndarray, output: np.ndarray) -> dict[str, float]
 
 def content_identity(checkpoint, style, images, size=SIZE, style_name="style", image_dir=None,
                      runtime=None) -> pd.DataFrame:
+    """Per image: the output at alpha 0 against the content (psnr, ssim, mean_abs_diff), and the
+    control, the output at alpha 1 on every layer against the content (the same with `ones_`):
+    a model that returns its input whatever alpha passes the first and fails the control."""
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
-    alpha = torch.zeros(1, ev.recipe.n_alpha)
-    output = ev.stylize(batch, alpha)
+    zeros = ev.stylize(batch, torch.zeros(1, ev.recipe.n_alpha))
+    ones = ev.stylize(batch, torch.ones(1, ev.recipe.n_alpha))
     rows = []
     for b, name in enumerate(names):
-        content, out = to_uint8_hwc(batch[b]), to_uint8_hwc(output[b])
-        files = {"content_file": "", "image_file": ""}
+        content = to_uint8_hwc(batch[b])
+        files = {"content_file": "", "image_file": "", "ones_file": ""}
         if image_dir is not None:
-            files = {"content_file": str(Path(image_dir) / f"{name}_content.png"),
-                     "image_file": str(Path(image_dir) / f"{name}_alpha0.png")}
-            save_image(batch[b].cpu(), files["content_file"])
-            save_image(output[b].cpu(), files["image_file"])
-        rows.append({**ev.labels, "style": style_name, "image": name, **image_metrics(content, out), **files})
+            files = {key: str(Path(image_dir) / f"{name}_{tag}.png")
+                     for key, tag in (("content_file", "content"), ("image_file", "alpha0"), ("ones_file", "alpha1"))}
+            for key, image in (("content_file", batch), ("image_file", zeros), ("ones_file", ones)):
+                save_image(image[b].cpu(), files[key])
+        control = {f"ones_{k}": v for k, v in image_metrics(content, to_uint8_hwc(ones[b])).items()}
+        rows.append({**ev.labels, "style": style_name, "image": name,
+                     **image_metrics(content, to_uint8_hwc(zeros[b])), **control, **files})
     return pd.DataFrame(rows)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    return table.drop(columns=["content_file", "image_file"], errors="ignore")
+    return table.drop(columns=["content_file", "image_file", "ones_file"], errors="ignore")

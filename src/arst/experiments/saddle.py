@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import checkpoint as ckpt
-from .defaults import SADDLE
+from .defaults import SADDLE, SADDLE_NOISE_K
 
 
 def style_curve(log: pd.DataFrame, prefix: str = "loss_") -> pd.Series:
@@ -31,33 +31,77 @@ def searchable(steps, window: int, warmup: int = 0) -> tuple[float, float]:
     return float(steps[after[0] + window]), float(steps[len(steps) - window])
 
 
+NOISE_K = SADDLE_NOISE_K  # standard errors of batch noise an event must exceed (defaults.py says why)
+MAD_TO_SD = 1.4826  # a Gaussian's standard deviation per median absolute deviation
+MEDIAN_SE = 1.2533  # a median's standard error, in units of the mean's (sqrt(pi / 2), Gaussian)
+
+
+def step_spread(values) -> float:
+    """The relative step-to-step spread of a logged loss (each step one batch): the robust
+    standard deviation of its log differences, over sqrt(2) since a difference holds two steps'
+    noise. Robust (a MAD about the median difference), so a trend and the one jump of an event
+    do not count as noise. 0 for fewer than two steps."""
+    d = np.diff(np.log(np.asarray(values, dtype=float)))
+    if len(d) == 0:
+        return 0.0
+    return float(MAD_TO_SD * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
+
+
+def median_noise(values, window: int) -> float:
+    """What batch noise alone moves the log of the median of `window` steps against the median
+    of the `window` steps before: one standard error of that log ratio, from the step-to-step
+    spread of `values` (the 2 * window steps around the step)."""
+    return float(np.sqrt(2) * MEDIAN_SE * step_spread(values) / np.sqrt(window))
+
+
+def needed_changes(content, style, window: int, content_drop: float, style_rise: float,
+                   k: float = NOISE_K) -> dict:
+    """The relative changes an event must reach at a step, from the losses around it: content
+    must fall by the configured fraction and by k standard errors of batch noise (a log change
+    of -k SE), style must rise by both likewise; whichever is larger."""
+    return {"content_spread": step_spread(content), "style_spread": step_spread(style),
+            "content_needed": min(-content_drop, float(np.expm1(-k * median_noise(content, window)))),
+            "style_needed": max(style_rise, float(np.expm1(k * median_noise(style, window))))}
+
+
 def detect_saddle(steps, content, style, window: int, content_drop: float = SADDLE["content_drop"],
-                  style_rise: float = SADDLE["style_rise"], warmup: int = SADDLE["warmup"]) -> dict:
+                  style_rise: float = SADDLE["style_rise"], warmup: int = SADDLE["warmup"],
+                  k: float = NOISE_K) -> dict:
     """The step where, comparing the `window` steps after it with the `window` steps before it
-    (medians), content falls by at least `content_drop` (a fraction) while style rises by at
-    least `style_rise`; the strongest such step, or None. Returns the step and both changes.
+    (medians), content falls while style rises, each by at least its configured fraction
+    (`content_drop`, `style_rise`) and by at least k standard errors of what batch noise moves
+    a window's median (with noisy losses the fractions alone fire on noise); the strongest such
+    step, or None. Returns the step, both changes, and the batch noise (`needed_changes`: each
+    loss's step-to-step spread and the change it needed; at the event, else the median over
+    the steps searched).
 
     Steps before `warmup` are never compared: at the start the losses move fast whatever the
     layers share (and with the EMA starting at ones its weights sweep through orders of
     magnitude), which the report's mid-training event is not."""
     steps, content, style = (np.asarray(v, dtype=float) for v in (steps, content, style))
     best = {"event_step": None, "content_change": np.nan, "style_change": np.nan}
-    score = -np.inf
+    score, noise = -np.inf, []
     n = len(steps)
     first = int(np.searchsorted(steps, warmup)) + window
     for t in range(max(window, first), n - window + 1):
+        around = slice(t - window, t + window)
+        if (content[around] <= 0).any() or (style[around] <= 0).any():
+            continue
         c0, c1 = np.median(content[t - window:t]), np.median(content[t:t + window])
         s0, s1 = np.median(style[t - window:t]), np.median(style[t:t + window])
-        if c0 <= 0 or s0 <= 0:
-            continue
         dc, ds = c1 / c0 - 1.0, s1 / s0 - 1.0
+        need = needed_changes(content[around], style[around], window, content_drop, style_rise, k)
+        noise.append(need)
         # Thresholds on medians (robust to single noisy steps); the step is placed where the
         # contrast of the means peaks (medians tie over half a window around a jump).
         contrast = (np.mean(style[t:t + window]) / np.mean(style[t - window:t])
                     - np.mean(content[t:t + window]) / np.mean(content[t - window:t]))
-        if dc <= -content_drop and ds >= style_rise and contrast > score:
+        if dc <= need["content_needed"] and ds >= need["style_needed"] and contrast > score:
             score = contrast
-            best = {"event_step": int(steps[t]), "content_change": dc, "style_change": ds}
+            best = {"event_step": int(steps[t]), "content_change": dc, "style_change": ds, **need}
+    if best["event_step"] is None:
+        best.update({key: float(np.median([need[key] for need in noise])) if noise else np.nan
+                     for key in ("content_spread", "style_spread", "content_needed", "style_needed")})
     return best
 
 
@@ -73,9 +117,10 @@ def run_labels(model_path: str | Path, variant: str) -> dict:
 def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: float = SADDLE["content_drop"],
            style_rise: float = SADDLE["style_rise"], warmup: int = SADDLE["warmup"]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """runs: (variant, style name, model.pt, losses.csv). Returns (summary, curves): one row per
-    run with the detected event, the span of steps the detector could search (`searched_from`,
-    `searched_to`: a run that ends before a step cannot refute an event there) and the gradient
-    cosine; the long curves the figure draws."""
+    run with the detected event, the batch noise the detector measured (each loss's relative
+    step-to-step spread and the change it made an event need), the span of steps the detector
+    could search (`searched_from`, `searched_to`: a run that ends before a step cannot refute an
+    event there) and the gradient cosine; the long curves the figure draws."""
     rows, curves = [], []
     for variant, style, model_path, log_path in runs:
         labels = {**run_labels(model_path, variant), "style": style}
@@ -87,7 +132,7 @@ def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: flo
         cos = log["grad_cosine"].dropna()
         half = len(cos) // 2
         rows.append({**labels, "event": "none" if event["event_step"] is None else str(event["event_step"]),
-                     **event, "window": window, "warmup": warmup, "searched_from": searched_from,
+                     **event, "window": window, "warmup": warmup, "noise_k": NOISE_K, "searched_from": searched_from,
                      "searched_to": searched_to, "cosine_mean": cos.mean(), "cosine_min": cos.min(),
                      "cosine_first_half": cos.iloc[:max(half, 1)].mean(), "cosine_second_half": cos.iloc[half:].mean(),
                      "cosine_negative_fraction": float((cos < 0).mean()) if len(cos) else np.nan,

@@ -36,9 +36,12 @@ def content_identity_figure(table, png, pdf=None):
     for _, r in rows.iterrows():
         cells.append([(r["content_file"], "content"),
                       (r["image_file"], f"alpha = 0: PSNR {r['psnr']:.1f} dB, SSIM {r['ssim']:.2f}")])
+        if isinstance(r.get("ones_file"), str) and r["ones_file"]:  # the control
+            cells[-1].append((r["ones_file"], f"alpha = 1 (control): PSNR {r['ones_psnr']:.1f} dB, "
+                                              f"SSIM {r['ones_ssim']:.2f}"))
         labels.append(f"{r['implementation']}\n{r['image']}")
-    image_grid(cells, labels, "Does alpha = 0 give back the content image?\n" + provenance(table), png, pdf,
-               cell=2.4)
+    image_grid(cells, labels, "Does alpha = 0 give back the content image (and alpha = 1 not)?\n"
+               + provenance(table), png, pdf, cell=2.4)
 
 
 def combinations_figure(table, png, pdf=None):
