@@ -235,3 +235,37 @@ def test_progress_interval():
     from arst.train import Progress
     assert [Progress.interval(steps, every) for steps, every in
             [(6, 2), (100, 10), (200_000, 10), (1_000, 1), (12, 5)]] == [2, 10, 2_000, 10, 5]
+
+
+def test_divergence_guard_on_rows():
+    from arst.guard import DivergenceGuard
+    guard = DivergenceGuard(["step", "loss_total", "loss_content"], ["step", "gamma_spread"], factor=10)
+    # Healthy: a falling, noisy loss and a slowly growing spread stay quiet.
+    for step in range(40):
+        noise = 1.5 if step % 3 else 0.6
+        assert guard.check([[step, 9.0, 4.0 * 0.97 ** step * noise]], [[step, 0.05 + 0.002 * step]]) is None
+    # A jump of the spread beyond 10x its recent median (and its 0.5 floor) fires, naming it.
+    assert guard.check([[40, 9.0, 1.0]], [[40, 3.0]]) == (40, "gamma_spread = 3, over 10x its recent median "
+                                                             "(0.089)")  # median of 0.05 + 0.002 s, s < 40
+    assert guard.check([[41, 9.0, float("nan")]], []) == (40, guard.fired[1])  # the first firing is kept
+    quiet = DivergenceGuard(["step", "loss_content"], [], factor=10)
+    assert [quiet.check([[s, 1.0]], []) for s in range(3)] == [None] * 3  # too little history to judge
+    assert quiet.check([[3, float("inf")]], [])[0] == 3  # not finite: diverged whatever the history
+
+
+def test_a_run_pushed_to_diverge_is_stopped_and_recorded(tmp_path, content, style, caplog):
+    # A conditioner learning rate of 0.3 blows gamma's spread up by 1e5 within two steps.
+    recipe = _small("corrected", conditioner_width=32, conditioner_lr=0.3)
+    with caplog.at_level("WARNING", logger="arst"):
+        path = train(content, style, tmp_path / "run", recipe, steps=30, seed=0, checkpoint_every=4,
+                     log_every=2, diagnostics_every=1, stop_on_divergence=True, **TINY)
+    fired = [r.getMessage() for r in caplog.records if "training diverged at step" in r.getMessage()]
+    assert len(fired) == 1 and "gamma_spread" in fired[0]
+    meta = checkpoint.load(path)
+    assert meta["diverged_at"] is not None and meta["step"] < 30  # stopped early, the diverged step recorded
+    assert meta["steps"] == 30
+    # Without stopping, the run goes on to the end and says where it diverged.
+    path = train(content, style, tmp_path / "on", recipe, steps=8, seed=0, checkpoint_every=4, log_every=2,
+                 diagnostics_every=1, **TINY)
+    meta = checkpoint.load(path)
+    assert meta["step"] == 8 and meta["diverged_at"] is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "config"
@@ -52,16 +53,25 @@ def test_snakefmt_check():
 def test_dry_run_plans_expected_jobs(name, tmp_path):
     import yaml
     cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    from arst.plan import recipe_of
     runs = len(cfg["styles"]) * len(cfg["seeds"])
-    retrain, saddle = cfg["evaluation"]["retrain"], cfg["evaluation"]["saddle"]
-    trained = (len(cfg["implementations"]) * (1 + bool(saddle["ablation"]))
-               + len(retrain["impls"]) * len(retrain.get("alphas", [])))  # no alphas: none retrained
+    retrain, saddle = cfg["evaluation"].get("retrain", {}), cfg["evaluation"]["saddle"]
+    impls = cfg["implementations"]
+    controlled = retrain.get("impls", list(impls))  # null or absent: every implementation
+    controlled = list(impls) if controlled is None else controlled
+    # Each controlled implementation: a model per one-hot alpha, all ones, and the config's vectors...
+    controls = sum(len(recipe_of(i, {**impls[i], "name": i}).style_layers) + 1 + len(retrain.get("alphas", []))
+                   for i in controlled)
+    # ...and its first one-hot at seed + 1, unless that seed is a run of its own.
+    floors = len(controlled) * len(cfg["styles"]) * sum(s + 1 not in cfg["seeds"] for s in cfg["seeds"])
+    trained = len(impls) * (1 + bool(saddle["ablation"])) + controls
     counts = job_counts(snakemake("-n", "--configfile", str(CONFIGS / f"{name}.yaml"),
                                   "--directory", str(tmp_path)).stdout)
-    assert counts["train"] == trained * runs
+    assert counts["train"] == trained * runs + floors
+    assert counts.get("controls", 0) == len(controlled) * runs
     for rule in ("sweep", "content_identity", "combinations", "noise", "diversity"):
         assert counts[rule] == len(cfg["implementations"]) * runs, rule
-    assert counts.get("retrain_compare", 0) == len(retrain["impls"]) * runs
+    assert counts.get("retrain_compare", 0) == len(controlled) * runs
     assert counts["claims"] == 1 and counts["saddle"] == 1
     assert counts["plot_loss_vs_alpha"] == 1 and counts["plot_stylization_grid"] == 1
     assert counts["explorer_page"] == 1
@@ -173,6 +183,15 @@ def test_tiny_config_end_to_end(tiny_run):
     assert losses["step"].tolist() == list(range(12))
     log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
     assert "RANDOM weights" in log
+    # The controls: every pair of the corrected model's run, and the claims open with their verdict.
+    controls = pd.read_csv(results / "tables" / "controls.csv")
+    assert controls.groupby("kind").size().to_dict() == {"adjustable": 6, "retrained": 6, "floor": 1, "match": 16}
+    claims = pd.read_csv(results / "tables" / "claims.csv")
+    assert claims["claim"].iloc[0] == "The model responds to alpha differently per layer, as retraining does"
+    assert claims["holds (corrected)"].iloc[0].split(":")[0] in ("yes", "no", "inconclusive")
+    # No real run trips the divergence guard.
+    for model in (results / "models").glob("*/mosaic/seed*/model.pt"):
+        assert torch.load(model, weights_only=True)["diverged_at"] is None, model
     # The static explorer holds every sweep image, with the others at 0 and at 1.
     html = (results / "explorer" / "index.html").read_text()
     data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html, re.S).group(1))
