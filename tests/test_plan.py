@@ -12,7 +12,7 @@ from arst.errors import ConfigError
 from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
 from arst.plan import (batch_size, check_alpha_names, check_eval_not_trained, check_named_files, evaluation_argv,
                        experiment_argv, image_size, loss_weights_file, read_config_file, recipe_of, train_argv,
-                       trained_models, controls, floor_seed)
+                       trained_models, control_sources, controls, floor_seed)
 
 CONFIG = {
     "implementations": {
@@ -246,3 +246,13 @@ def test_the_shipped_configs_evaluate_on_photos_they_do_not_train_on():
         content = {"source": "embedded", "photos": ["coffee", "rocket", "motorcycle_left"], "folder": None,
                    **config.get("content", {})}  # the schema's defaults
         check_eval_not_trained({"content": content, "eval_content": config.get("eval_content", {})})
+
+
+def test_a_variant_borrows_the_controls_of_its_objective_and_a_missing_source_is_named():
+    config = copy.deepcopy(CONFIG)
+    config["implementations"]["paper_literal"]["controls"] = "corrected"
+    assert control_sources(config) == {"corrected": "corrected", "paper_literal": "corrected"}
+    config["implementations"]["paper_literal"]["controls"] = "baseline"
+    with pytest.raises(ConfigError, match=r"implementations.paper_literal.controls: baseline has no retrained "
+                                          r"controls \(those with controls: corrected"):
+        control_sources(config)

@@ -81,6 +81,21 @@ def controls(config: Mapping[str, Any]) -> dict[str, dict[str, list[float]]]:
     return out
 
 
+def control_sources(config: Mapping[str, Any]) -> dict[str, str]:
+    """impl -> the implementation whose retrained controls judge it: its own, or the one its
+    `controls:` key names (which must have controls of its own)."""
+    impls, own = config["implementations"], set(controls(config))
+    out = {}
+    for impl, spec in impls.items():
+        source = spec.get("controls", impl if impl in own else None)
+        if source is not None and source not in own:
+            raise ConfigError(f"config implementations.{impl}.controls: {source} has no retrained controls "
+                              f"(those with controls: {', '.join(own) or 'none'}; see evaluation.retrain.impls)")
+        if source is not None:
+            out[impl] = source
+    return out
+
+
 def floor_seed(config: Mapping[str, Any], seed: int | str) -> int:
     """The second seed at which a run's first one-hot control is retrained: its noise floor."""
     return int(seed) + int(config["evaluation"]["retrain"].get("floor_seed_offset", 1))

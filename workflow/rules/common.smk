@@ -10,6 +10,7 @@ from arst.plan import (
     check_alpha_names,
     check_eval_not_trained,
     check_named_files,
+    control_sources,
     controls,
     floor_seed,
     evaluated_as_argv,
@@ -147,17 +148,19 @@ def gif_args(w):
 
 EVAL = config["evaluation"]
 CONTROLS = _plan(controls, config)  # impl -> {model key: fixed alpha}
-RETRAIN_IMPLS = list(CONTROLS)
+CONTROL_SOURCE = _plan(control_sources, config)  # impl -> whose controls judge it
+RETRAIN_IMPLS = list(CONTROL_SOURCE)
 
 
 def control_models(w):
-    """The run's retrained controls (its implementation's, at its style and seed)."""
-    return [MODEL.format(impl=key, style=w.style, seed=w.seed) for key in CONTROLS[w.impl]]
+    """The run's retrained controls (its implementation's, or those it borrows, at its style and seed)."""
+    keys = CONTROLS[CONTROL_SOURCE[w.impl]]
+    return [MODEL.format(impl=key, style=w.style, seed=w.seed) for key in keys]
 
 
 def floor_model(w):
     """The run's first one-hot control at the floor seed: the noise floor."""
-    first = next(iter(CONTROLS[w.impl]))
+    first = next(iter(CONTROLS[CONTROL_SOURCE[w.impl]]))
     return MODEL.format(impl=first, style=w.style, seed=floor_seed(config, w.seed))
 
 
