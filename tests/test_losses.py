@@ -128,6 +128,14 @@ def test_alpha_sampling():
     fixed = paper.replace(alpha_fixed=[1, 0, 0.5])
     assert sample_alpha(fixed, 3, 8, 1).tolist() == [[1.0, 0.0, 0.5]]
 
+    # A share of all-zero samples: about alpha_zero_prob of them, the others drawn as before.
+    zeros = paper.replace(alpha_zero_prob=0.25)
+    draws = torch.cat([sample_alpha(zeros, step, 8, seed=1) for step in range(100)])
+    plain = torch.cat([sample_alpha(paper, step, 8, seed=1) for step in range(100)])
+    zero = draws.abs().sum(1) == 0
+    assert 150 < int(zero.sum()) < 250  # 800 samples at p = 0.25
+    assert torch.equal(draws[~zero], plain[~zero])
+
 
 def test_recipe_validation(tmp_path):
     with pytest.raises(ConfigError, match="unknown recipe key"):

@@ -16,7 +16,9 @@ def sample_alpha(recipe: Recipe, step: int, batch: int, seed: int) -> torch.Tens
     """(1, n) for a per-batch alpha, (batch, n) per sample; values in [0, 1].
 
     With probability alpha_onehot_prob the port uses the one-hot e_k, k = step mod n
-    (a cycle over the layers, not a random draw); otherwise U(0, 1) in every entry.
+    (a cycle over the layers, not a random draw); otherwise U(0, 1) in every entry. Then, with
+    probability alpha_zero_prob, a sample's alpha is all zeros (0, the default, draws nothing
+    more, so older runs draw the same alphas).
     """
     n = recipe.n_alpha
     if recipe.alpha_fixed is not None:
@@ -26,4 +28,7 @@ def sample_alpha(recipe: Recipe, step: int, batch: int, seed: int) -> torch.Tens
     alpha = torch.rand(rows, n, generator=g)
     onehot = torch.rand(rows, generator=g) < recipe.alpha_onehot_prob
     cycle = torch.nn.functional.one_hot(torch.tensor(step % n), n).float()
-    return torch.where(onehot[:, None], cycle, alpha)
+    alpha = torch.where(onehot[:, None], cycle, alpha)
+    if recipe.alpha_zero_prob > 0:
+        alpha = torch.where((torch.rand(rows, generator=g) < recipe.alpha_zero_prob)[:, None], 0.0, alpha)
+    return alpha

@@ -107,6 +107,9 @@ class Recipe:
     # init_std) or zero (gamma = 1 and beta = 0 exactly at step 0, gradients still flowing).
     # A default, so checkpoints written before the field existed load as they were trained.
     conditioner_head_init: str = "normal"
+    # alphas.py: the share of training samples at alpha = 0 (content alone), drawn after the
+    # one-hots, so the corner "alpha zero gives the content" is trained, not extrapolated.
+    alpha_zero_prob: float = 0.0
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(Recipe)
@@ -140,8 +143,9 @@ class Recipe:
                 )
             if value:
                 check_alpha(value, f"recipe {self.name!r}: {key}")
-        if not 0.0 <= self.alpha_onehot_prob <= 1.0:
-            raise ConfigError(f"recipe {self.name!r}: alpha_onehot_prob must lie in [0, 1]")
+        for key in ("alpha_onehot_prob", "alpha_zero_prob"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"recipe {self.name!r}: {key} must lie in [0, 1]")
         for key in ("batch_size", "image_size", "conditioner_width"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"recipe {self.name!r}: {key} must be at least 1")
