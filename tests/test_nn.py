@@ -278,3 +278,23 @@ def test_residual_and_normalised_conditioner_layers():
     torch.testing.assert_close(block(x), x + torch.relu(normed))
     plain = DenseBlock(16)
     torch.testing.assert_close(plain(x), torch.relu(plain.fc(x)))
+
+
+def test_linear_conditioner_from_a_zero_head_starts_at_instance_norm_and_gives_each_layer_a_column():
+    recipe = load_recipe("corrected", conditioner="linear", conditioner_head_init="zero")
+    model = build_model(recipe, 0)
+    cond = model.conditioner
+    assert len(list(cond.body)) == 0 and cond.head.in_features == 3  # alpha -> 2C in one map
+    alphas = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.3, 0.9, 0.5]])
+    for gamma, beta in cond(alphas).values():  # exactly gamma = 1, beta = 0 for every alpha
+        assert torch.equal(gamma, torch.ones_like(gamma)) and torch.equal(beta, torch.zeros_like(beta))
+    with torch.no_grad():
+        cond.head.weight.normal_()
+    out = cond.head(cond.body(alphas))
+    # Linear in alpha: each one-hot adds its own column of W to the alpha-0 parameters.
+    torch.testing.assert_close(out[1] - out[0], cond.head.weight[:, 0])
+    torch.testing.assert_close(out[2] - out[0], cond.head.weight @ alphas[2])
+    # The mlp's head can start at zero too: gamma exactly 1 while its hidden layers are He's.
+    mlp = build_model(load_recipe("corrected", conditioner_head_init="zero", conditioner_width=16), 0).conditioner
+    gamma, _ = next(iter(mlp(alphas).values()))
+    assert torch.equal(gamma, torch.ones_like(gamma))
