@@ -269,3 +269,14 @@ def test_a_run_pushed_to_diverge_is_stopped_and_recorded(tmp_path, content, styl
                  diagnostics_every=1, **TINY)
     meta = checkpoint.load(path)
     assert meta["step"] == 8 and meta["diverged_at"] is not None
+
+
+def test_a_checkpoint_from_before_a_new_recipe_field_resumes(tmp_path, content, style):
+    """A field added to Recipe since (with its default) is no clash: the run resumes."""
+    recipe = _small("corrected", conditioner_width=16)
+    train(content, style, tmp_path / "run", recipe, steps=2, seed=1, **TINY)
+    state = checkpoint.load(tmp_path / "run" / "checkpoint.pt")
+    del state["recipe"]["alpha_zero_prob"]  # as written before the field existed
+    checkpoint.save(tmp_path / "run" / "checkpoint.pt", state)
+    train(content, style, tmp_path / "run", recipe, steps=3, seed=1, **TINY)
+    assert checkpoint.load(tmp_path / "run" / "model.pt")["step"] == 3

@@ -283,6 +283,9 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     ckpt_path, start, diverged_at = out / "checkpoint.pt", 0, None
     if ckpt_path.exists():
         state = checkpoint.load(ckpt_path)
+        # The stored recipe read as today's Recipe reads it: a field added since, with its
+        # default, is no clash (a checkpoint from before alpha_zero_prob resumes).
+        state["recipe"] = Recipe.from_dict(state["recipe"], source=str(ckpt_path)).to_dict()
         clash = {k: (state.get(k), v) for k, v in identity.items() if state.get(k) != v}
         if clash:
             raise ConfigError(f"{ckpt_path} was made with other settings {sorted(clash)}: "
