@@ -390,7 +390,8 @@ def test_controls_sanity_check_names_a_starved_layer():
     def retrain(relu4_4_own):
         losses = {"1,0,0": {"relu2_2": 1.0, "relu3_4": 5.0, "relu4_4": 5.0},
                   "0,1,0": {"relu2_2": 5.0, "relu3_4": 1.0, "relu4_4": 4.0},
-                  "0,0,1": {"relu2_2": 5.0, "relu3_4": 5.0, "relu4_4": relu4_4_own}}
+                  "0,0,1": {"relu2_2": 5.0, "relu3_4": 5.0, "relu4_4": relu4_4_own},
+                  "1,1,1": {"relu2_2": 0.5, "relu3_4": 0.5, "relu4_4": 0.5}}  # lower on all: not a one-hot
         return pd.DataFrame([{**BASE, "style": "mosaic", "seed": 1, "alpha_vector": a, "term": t,
                               "loss_adjusted": 1.0, "loss_retrained": v}
                              for a, terms in losses.items() for t, v in {"content": 1.0, **terms}.items()])

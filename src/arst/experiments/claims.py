@@ -356,7 +356,7 @@ def claim_saddle(saddle, impl):
     searched = main[["searched_from", "searched_to"]].dropna()
     text += (f"; searched steps {searched['searched_from'].min():.0f}..{searched['searched_to'].max():.0f}"
              if len(searched) else "; the runs are too short to search")
-    if "content_spread" in main:
+    if "content_spread" in main and main["content_spread"].notna().any():  # nothing searched: no noise
         text += (f"; batch noise per step: content {spread(100 * main['content_spread'])} %, style "
                  f"{spread(100 * main['style_spread'])} %, so an event needed content "
                  f"{spread(100 * main['content_needed'])} % and style +{spread(100 * main['style_needed'])} %")
@@ -426,7 +426,8 @@ def claim_own_term(retrain, impl):
             values = [float(v) for v in str(vector).split(",")]
             if sorted(values) == [0.0] * (len(values) - 1) + [1.0] and len(values) == len(layers):
                 onehot[layers[values.index(1.0)]] = vector
-        bad = [layer for layer, vector in onehot.items() if loss[layer].idxmin() != vector]
+        among = loss.loc[list(onehot.values())]  # the one-hot models only: all ones trains every layer
+        bad = [layer for layer, vector in onehot.items() if among[layer].idxmin() != vector]
         starved += bad
         if len(onehot) < 2:
             verdicts.append("inconclusive: fewer than two one-hot retrained models")
