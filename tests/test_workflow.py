@@ -49,7 +49,7 @@ def test_snakefmt_check():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("name", ["config", "test", "paper", "ablations", "gpu-scale"])
+@pytest.mark.parametrize("name", ["config", "test", "paper", "ablations", "gpu-scale", "conditioner"])
 def test_dry_run_plans_expected_jobs(name, tmp_path):
     import yaml
     cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
@@ -68,10 +68,11 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
     counts = job_counts(snakemake("-n", "--configfile", str(CONFIGS / f"{name}.yaml"),
                                   "--directory", str(tmp_path)).stdout)
     assert counts["train"] == trained * runs + floors
-    assert counts.get("controls", 0) == len(controlled) * runs
+    judged = set(controlled) | {i for i, spec in impls.items() if "controls" in spec}  # own or borrowed
+    assert counts.get("controls", 0) == len(judged) * runs
     for rule in ("sweep", "content_identity", "combinations", "noise", "diversity"):
         assert counts[rule] == len(cfg["implementations"]) * runs, rule
-    assert counts.get("retrain_compare", 0) == len(controlled) * runs
+    assert counts.get("retrain_compare", 0) == len(judged) * runs
     assert counts["claims"] == 1 and counts["saddle"] == 1
     assert counts["plot_loss_vs_alpha"] == 1 and counts["plot_stylization_grid"] == 1
     assert counts["explorer_page"] == 1
