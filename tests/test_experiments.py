@@ -503,3 +503,12 @@ def test_combinations_do_not_compare_vectors_the_model_cannot_tell_apart(files):
     assert (combo["distance_to_nearest"] == 0).all()  # alpha-blind: 0 to vector 2 all the same
     lone = combinations(files["model"], files["style"], files["images"], specs[:2], size=32)
     assert lone["distance_to_nearest"].isna().all()  # nothing left to compare with
+
+
+def test_diversity_needs_outputs_that_differ_beyond_rounding():
+    def table(pixels):
+        return _table(lambda st, se: [{"pixel_distance": pixels, "gram_distance": 1e-7, "content_loss": 0.4,
+                                       "style_loss": 3e-6}])
+    judge = lambda t: claims_mod.combine(claims_mod.claim_diversity(t, "corrected")[1])  # noqa: E731
+    assert judge(table(12.0)) == "yes"
+    assert judge(table(1.5)) == "no"  # random alphas, nearly one output: no diversity
