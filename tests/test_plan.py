@@ -252,6 +252,11 @@ def test_a_variant_borrows_the_controls_of_its_objective_and_a_missing_source_is
     config = copy.deepcopy(CONFIG)
     config["implementations"]["paper_literal"]["controls"] = "corrected"
     assert control_sources(config) == {"corrected": "corrected", "paper_literal": "corrected"}
+    # A borrowed control that trained otherwise is refused before anything trains, naming it.
+    config["implementations"]["paper_literal"]["train"] = {"steps": 40}
+    with pytest.raises(ConfigError, match=r"implementations.paper_literal.controls: corrected trains with steps "
+                                          r"12, paper_literal with 40: a control must share steps"):
+        control_sources(config)
     config["implementations"]["paper_literal"]["controls"] = "baseline"
     with pytest.raises(ConfigError, match=r"implementations.paper_literal.controls: baseline has no retrained "
                                           r"controls \(those with controls: corrected"):

@@ -91,9 +91,32 @@ def control_sources(config: Mapping[str, Any]) -> dict[str, str]:
         if source is not None and source not in own:
             raise ConfigError(f"config implementations.{impl}.controls: {source} has no retrained controls "
                               f"(those with controls: {', '.join(own) or 'none'}; see evaluation.retrain.impls)")
+        if source not in (None, impl):
+            _check_shared(config, impl, source)
         if source is not None:
             out[impl] = source
     return out
+
+
+def _check_shared(config: Mapping[str, Any], impl: str, source: str) -> None:
+    """A borrowed control must have trained as the implementation it judges did (the controls
+    job checks the checkpoints too; this says so before anything trains)."""
+    impls = config["implementations"]
+    a, b = ({**impls[k], "name": k} for k in (impl, source))
+    mine, theirs = recipe_of(impl, a), recipe_of(source, b)
+    settings = {
+        "steps": lambda spec, _: _train(spec, config).get("epochs") or _train(spec, config)["steps"],
+        "image size": lambda spec, _: image_size(spec, config),
+        "batch": lambda spec, _: batch_size(spec, config),
+        "style layers": lambda _, recipe: list(recipe.style_layers),
+        "content layer": lambda _, recipe: recipe.content_layer,
+        "loss network": lambda _, recipe: recipe.vgg,
+    }
+    for name, read in settings.items():
+        if read(a, mine) != read(b, theirs):
+            raise ConfigError(f"config implementations.{impl}.controls: {source} trains with {name} "
+                              f"{read(b, theirs)}, {impl} with {read(a, mine)}: a control must share steps, "
+                              "image size, batch, loss network and layers")
 
 
 def floor_seed(config: Mapping[str, Any], seed: int | str) -> int:
