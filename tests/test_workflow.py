@@ -268,9 +268,11 @@ def test_animated_sweeps_and_training_curves_are_targets(tiny_run):
     sweep_page = (tiny_run / "results" / "report" / "alpha_sweep.html").read_text()
     assert sweep_page.count("data:image/gif;base64,") == 2
     bench = pd.read_csv(tiny_run / "results" / "tables" / "benchmarks.csv")
-    assert sorted(bench["job"]) == ["baseline-ablation_mosaic_seed1", "baseline_mosaic_seed1",
-                                    "corrected-ablation_mosaic_seed1", "corrected-fixed0_mosaic_seed1",
-                                    "corrected_mosaic_seed1"]
+    controls = [f"corrected-fixed-{c}_mosaic_seed1" for c in ("ones", "relu2_2", "relu3_4", "relu4_4")]
+    assert sorted(bench["job"]) == sorted(["baseline-ablation_mosaic_seed1", "baseline_mosaic_seed1",
+                                           "corrected-ablation_mosaic_seed1", *controls,
+                                           "corrected-fixed-relu2_2_mosaic_seed2",  # the noise floor
+                                           "corrected_mosaic_seed1"])
     assert (bench["wall_s"] > 0).all()
     assert (tiny_run / "results" / "figures" / "training_curves.png").stat().st_size > 1000
 
@@ -296,7 +298,7 @@ evaluation:
   noise: {dots: 3, sigma: 1.0, spots: 1, radius: 2}
   diversity: {samples: 2, gram_layers: [relu2_2]}
   saddle: {window: 1, warmup: 0, ablation: false}
-  retrain: {impls: [corrected_vgg16], alphas: [{relu2_2: 1.0}, {relu4_3: 1.0}]}
+  retrain: {impls: [corrected_vgg16], alphas: [{relu2_2: 1.0, relu4_3: 1.0}]}
 """
 
 
@@ -316,9 +318,12 @@ def test_two_models_from_one_preset_keep_their_names_in_every_table(tmp_path):
     vgg16 = pd.read_csv(tables / "adjustability.csv").query("implementation == 'corrected_vgg16'")
     assert set(vgg16["layer"]) == {"relu2_2", "relu3_3", "relu4_3"}  # its own layers, not corrected's
     retrain = pd.read_csv(tables / "retrain.csv")
-    assert set(retrain["implementation"]) == {"corrected_vgg16"} and retrain["alpha_vector"].nunique() == 2
+    # Its controls: three one-hots of its own layers, all ones, and the config's one vector.
+    assert set(retrain["implementation"]) == {"corrected_vgg16"} and retrain["alpha_vector"].nunique() == 5
     claims = pd.read_csv(tables / "claims.csv").set_index("claim")
     assert {"corrected", "corrected_vgg16"} <= set(claims.columns)
     assert "n=4" in claims.loc["Combinations of layers give distinct looks", "corrected"] or \
         claims.loc["Combinations of layers give distinct looks", "holds (corrected)"].startswith("not applicable")
-    assert "(n=4)" in claims.iloc[0]["corrected"] or "n=4)" in claims.iloc[0]["corrected"]
+    assert "n=4)" in claims.loc["The model responds to alpha", "corrected"]
+    # The relative row: judged over the four runs of the one with controls, not run for the other.
+    assert "n=4)" in claims.iloc[0]["corrected_vgg16"] and claims.iloc[0]["corrected"] == "not run"

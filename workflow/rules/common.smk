@@ -158,6 +158,13 @@ def control_models(w):
     return [MODEL.format(impl=key, style=w.style, seed=w.seed) for key in keys]
 
 
+def floor_runs():
+    """(model, style, seed) of the noise-floor controls whose seed is no run's own."""
+    firsts = dict.fromkeys(next(iter(models)) for models in CONTROLS.values())
+    seeds = dict.fromkeys(str(floor_seed(config, x)) for x in SEEDS)
+    return [(m, s, x) for m in firsts for s in STYLES for x in seeds if x not in SEEDS]
+
+
 def floor_model(w):
     """The run's first one-hot control at the floor seed: the noise floor."""
     first = next(iter(CONTROLS[CONTROL_SOURCE[w.impl]]))

@@ -22,9 +22,8 @@ if RETRAIN_IMPLS:
 # Every trained model's folder and label (implementations, the ablation, fixed-alpha models).
 TRAINED_RUNS = [
     (f"results/models/{m}/{s}/seed{x}", f"{m}_{s}_seed{x}")
-    for m in TRAINED
-    for s in STYLES
-    for x in SEEDS
+    for m, s, x in [(m, s, x) for m in TRAINED for s in STYLES for x in SEEDS]
+    + floor_runs()
 ]
 
 for _table, (_category, _caption) in REPORT_TABLES.items():
