@@ -93,7 +93,7 @@ def _control_pairs(run: pd.DataFrame, kind: str) -> dict[tuple[str, str], float]
     return {(r.alpha_a, r.alpha_b): float(r.profile_distance) for r in rows.itertuples()}
 
 
-def _floor(run: pd.DataFrame) -> float:
+def seed_floor(run: pd.DataFrame) -> float:
     floor = run.loc[run["kind"] == "floor", "profile_distance"]
     return float(floor.mean()) if len(floor) else float("nan")
 
@@ -102,7 +102,7 @@ def relative_pairs(run: pd.DataFrame, layers) -> pd.DataFrame:
     """Per pair of layers of one run: the adjustable model's distance between their one-hot
     settings, the retrained models' distance, their ratio, the seed floor, and the fraction the
     ratio must reach: 1 - floor / retrained, i.e. within one seed floor of retraining."""
-    adjusted, retrained, floor = _control_pairs(run, "adjustable"), _control_pairs(run, "retrained"), _floor(run)
+    adjusted, retrained, floor = _control_pairs(run, "adjustable"), _control_pairs(run, "retrained"), seed_floor(run)
     rows = []
     for pair in itertools.combinations(layers, 2):
         if pair not in retrained:
@@ -116,7 +116,7 @@ def relative_pairs(run: pd.DataFrame, layers) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _layers(run: pd.DataFrame) -> list[str]:
+def onehot_layers(run: pd.DataFrame) -> list[str]:
     """The one-hot control alphas of a run (labels that name a layer), in table order."""
     labels = pd.unique(run[["alpha_a", "alpha_b"]].to_numpy().ravel())
     return [str(a) for a in labels if str(a).startswith("relu")]
@@ -132,8 +132,8 @@ def claim_relative(controls, impl):
     verdicts, keys, ratios, worst_text = [], [], [], []
     for key, run in sub.groupby(RUN):
         keys.append(key)
-        pairs = relative_pairs(run, _layers(run))
-        floor = _floor(run)
+        pairs = relative_pairs(run, onehot_layers(run))
+        floor = seed_floor(run)
         if pairs.empty or math.isnan(floor):
             verdicts.append("inconclusive: no retrained pair of layers" if pairs.empty
                             else "inconclusive: no second seed, no floor")
@@ -383,7 +383,7 @@ def claim_retrain(controls, impl):
     verdicts, keys, texts = [], [], []
     for key, run in sub.groupby(RUN):
         keys.append(key)
-        match, retrained, floor = _control_pairs(run, "match"), _control_pairs(run, "retrained"), _floor(run)
+        match, retrained, floor = _control_pairs(run, "match"), _control_pairs(run, "retrained"), seed_floor(run)
         if math.isnan(floor):
             verdicts.append("inconclusive: no second seed, no floor")
             continue

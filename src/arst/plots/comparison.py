@@ -139,18 +139,18 @@ def controls_figure(table, png, pdf=None):
     """Per implementation and run: for each pair of style layers, the adjustable model's
     loss-profile distance between their one-hot settings beside the retrained models'; the seed
     floor and twice it as lines (below twice the floor the objective does not separate a pair)."""
-    from ..experiments.claims import RUN, SEPARATED, _floor, _layers, relative_pairs
+    from ..experiments.claims import RUN, SEPARATED, onehot_layers, relative_pairs, seed_floor
 
     runs = list(table.groupby(["implementation", *RUN], sort=False))
     fig, axes = plt.subplots(1, len(runs), figsize=(max(4.0, 1.6 * 3) * len(runs), 3.6), squeeze=False)
     for ax, ((impl, style, seed), run) in zip(axes[0], runs):
-        pairs = relative_pairs(run, _layers(run))
+        pairs = relative_pairs(run, onehot_layers(run))
         x = np.arange(len(pairs))
         ax.bar(x - 0.2, pairs["adjustable"], 0.4, label="adjustable: e_i vs e_j")
         ax.bar(x + 0.2, pairs["retrained"], 0.4, label="retrained at e_i vs at e_j")
         for r in pairs.itertuples():
             ax.annotate(f"{r.ratio:.2f}", (r.Index - 0.2, r.adjustable), ha="center", va="bottom", fontsize=7)
-        floor = _floor(run)
+        floor = seed_floor(run)
         ax.axhline(floor, color="black", ls="--", lw=0.8, label="seed floor")
         ax.axhline(SEPARATED * floor, color="grey", ls=":", lw=0.8, label=f"{SEPARATED:g}x floor")
         ax.set_xticks(x, [p.replace(" vs ", "\nvs ") for p in pairs["pair"]], fontsize=7)
