@@ -22,6 +22,8 @@ from statistics import median
 
 # Absolute floors: below them a jump is no divergence. Losses have none (a loss is judged by
 # its own history); 5% of the outputs saturated is what the default's healthy runs reach.
+# The default of train.divergence_factor, `arst train --divergence-factor` and train().
+DIVERGENCE_FACTOR = 10.0
 FLOORS = {"saturated_fraction": 0.05, "gamma_spread": 0.5, "beta_spread": 0.5}
 WATCHED_DIAGNOSTICS = tuple(FLOORS)
 
@@ -32,7 +34,7 @@ class DivergenceGuard:
 
     loss_columns: list[str]
     diag_columns: list[str]
-    factor: float = 10.0
+    factor: float = DIVERGENCE_FACTOR
     history: int = 50
     min_history: int = 5
     _seen: dict[str, deque] = field(default_factory=dict)

@@ -15,6 +15,7 @@ import yaml
 
 from .errors import ArstError, ConfigError
 from .experiments.defaults import EVALUATION
+from .guard import DIVERGENCE_FACTOR
 from .recipe import Recipe, alpha_by_layer, load_recipe
 
 RUNTIME_FLAGS = ("device", "precision", "compile", "channels_last", "channel_multiple")
@@ -158,7 +159,7 @@ def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
              "--diagnostics-every", str(train["diagnostics_every"]),
              "--loss-weights", str(config["loss_network"]["weights"]),
              "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(_runtime(spec, config)["workers"]),
-             "--divergence-factor", str(train.get("divergence_factor", 10))]
+             "--divergence-factor", str(train.get("divergence_factor", DIVERGENCE_FACTOR))]
     if train.get("stop_on_divergence"):
         args.append("--stop-on-divergence")
     return args + runtime_argv(spec, config)

@@ -188,6 +188,15 @@ def alpha_by_layer(spec: Mapping[str, float], layers: Sequence[str]) -> list[flo
     return [float(spec.get(layer, 0.0)) for layer in layers]
 
 
+def onehot_layer(alpha: Sequence[float], layers: Sequence[str]) -> str | None:
+    """The layer a one-hot alpha over `layers` switches on, or None for any other vector: the
+    inverse of alpha_by_layer on the vectors the retrained controls train at."""
+    values = [float(a) for a in alpha]
+    if len(values) != len(layers) or sorted(values) != [0.0] * (len(values) - 1) + [1.0]:
+        return None
+    return layers[values.index(1.0)]
+
+
 def _typed(value: Any, hint: Any, source: str) -> Any:
     """`value` as the type `hint` declares (bool, int, float, str, tuples of them, or
     Optional), or a ConfigError naming `source`, the value and the type expected."""

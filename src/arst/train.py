@@ -22,7 +22,7 @@ from .alphas import sample_alpha, step_generator
 from .data.images import ContentCache, load_style
 from . import diagnostics
 from .errors import ConfigError, TrainingDiverged
-from .guard import DivergenceGuard
+from .guard import DIVERGENCE_FACTOR, DivergenceGuard
 from .io import atomic_path, sha256
 from .losses import Objective, gradient_cosine
 from .nn.model import build_model
@@ -233,7 +233,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
           steps: int | None = None, epochs: float | None = None, seed: int = 42, batch_size: int | None = None, image_size: int | None = None,
           loss_weights: str = "random", loss_seed: int = 0, checkpoint_every: int | None = None,
           log_every: int = 1, diagnostics_every: int = 0, runtime: Runtime | None = None,
-          workers: int = 0, progress: bool = True, divergence_factor: float = 10.0,
+          workers: int = 0, progress: bool = True, divergence_factor: float = DIVERGENCE_FACTOR,
           stop_on_divergence: bool = False) -> Path:
     """Train `recipe` for `steps` steps (or `epochs` passes over the content images, the
     port's schedule); resume from out_dir/checkpoint.pt if it is there.

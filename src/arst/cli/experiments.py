@@ -3,7 +3,7 @@ summary merges an experiment's per-model tables, and `claims` reads the summarie
 
 from __future__ import annotations
 
-from ..experiments.defaults import DIVERSITY, NOISE, SADDLE, SIZE, SWEEP_OTHERS, SWEEP_POINTS
+from ..experiments.defaults import DIVERSITY, NOISE, SADDLE, SADDLE_NOISE_K, SIZE, SWEEP_OTHERS, SWEEP_POINTS
 from . import runtime_args, runtime_from
 
 
@@ -153,14 +153,14 @@ def _saddle(p):
     p.add_argument("--curves", required=True, help="long CSV of the curves (for the figure)")
 
     def run(args):
-        from ..experiments.saddle import NOISE_K, saddle
+        from ..experiments.saddle import saddle
         from ..tables import loss_nets, write_table
         summary, curves = saddle(args.runs, args.window, args.content_drop, args.style_rise, args.warmup)
         write_table(curves, args.curves)
         nets = ", ".join(loss_nets(summary))
         write_table(summary, args.csv, args.md, title=(
             f"Saddle point: content falls by >= {args.content_drop:.0%} while style rises by >= "
-            f"{args.style_rise:.0%} within {args.window} steps, each also by >= {NOISE_K:g} standard errors "
+            f"{args.style_rise:.0%} within {args.window} steps, each also by >= {SADDLE_NOISE_K:g} standard errors "
             f"of batch noise (content_needed, style_needed), after a warm-up of {args.warmup} steps "
             f"(loss network: {nets})"))
     return run

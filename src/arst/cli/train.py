@@ -27,7 +27,8 @@ def _train(p):
                    help="every N steps, log the adjustability diagnostic (adjustability.csv) and the "
                         "content/style gradient cosine (0: never)")
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
-    p.add_argument("--divergence-factor", type=float, default=10.0,
+    from ..guard import DIVERGENCE_FACTOR  # no torch: --help stays fast
+    p.add_argument("--divergence-factor", type=float, default=DIVERGENCE_FACTOR,
                    help="the divergence guard fires when a loss term, gamma/beta spread or saturated share "
                         "exceeds this many times its recent median (0: no guard)")
     p.add_argument("--stop-on-divergence", action="store_true",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..recipe import onehot_layer
 from .defaults import SADDLE_NOISE_K
 
 NOT_RUN = "not run"
@@ -423,9 +424,9 @@ def claim_own_term(retrain, impl):
         loss = run.pivot_table(index="alpha_vector", columns="term", values="loss_retrained")
         onehot = {}
         for vector in loss.index:
-            values = [float(v) for v in str(vector).split(",")]
-            if sorted(values) == [0.0] * (len(values) - 1) + [1.0] and len(values) == len(layers):
-                onehot[layers[values.index(1.0)]] = vector
+            layer = onehot_layer(str(vector).split(","), layers)
+            if layer is not None:
+                onehot[layer] = vector
         among = loss.loc[list(onehot.values())]  # the one-hot models only: all ones trains every layer
         bad = [layer for layer, vector in onehot.items() if among[layer].idxmin() != vector]
         starved += bad

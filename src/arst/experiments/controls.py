@@ -29,6 +29,7 @@ import torch
 
 from ..errors import ConfigError
 from ..evaluate import Evaluator
+from ..recipe import onehot_layer
 from .alphaspec import vector_text
 from .common import MODEL_KEYS, load_eval_images
 from .defaults import SIZE
@@ -38,12 +39,9 @@ KINDS = ("adjustable", "retrained", "floor", "match")
 
 def alpha_label(alpha: Sequence[float], layers: Sequence[str]) -> str:
     """The name of a control alpha: the layer of a one-hot, 'ones', else the vector's text."""
-    values = [float(a) for a in alpha]
-    if all(v == 1.0 for v in values):
+    if all(float(a) == 1.0 for a in alpha):
         return "ones"
-    if sorted(values) == [0.0] * (len(values) - 1) + [1.0]:
-        return layers[values.index(1.0)]
-    return vector_text(torch.tensor(values))
+    return onehot_layer(alpha, layers) or vector_text(alpha)
 
 
 def profile(ev: Evaluator, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:

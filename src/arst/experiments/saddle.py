@@ -31,7 +31,6 @@ def searchable(steps, window: int, warmup: int = 0) -> tuple[float, float]:
     return float(steps[after[0] + window]), float(steps[len(steps) - window])
 
 
-NOISE_K = SADDLE_NOISE_K  # standard errors of batch noise an event must exceed (defaults.py says why)
 MAD_TO_SD = 1.4826  # a Gaussian's standard deviation per median absolute deviation
 MEDIAN_SE = 1.2533  # a median's standard error, in units of the mean's (sqrt(pi / 2), Gaussian)
 
@@ -55,7 +54,7 @@ def median_noise(values, window: int) -> float:
 
 
 def needed_changes(content, style, window: int, content_drop: float, style_rise: float,
-                   k: float = NOISE_K) -> dict:
+                   k: float = SADDLE_NOISE_K) -> dict:
     """The relative changes an event must reach at a step, from the losses around it: content
     must fall by the configured fraction and by k standard errors of batch noise (a log change
     of -k SE), style must rise by both likewise; whichever is larger."""
@@ -66,7 +65,7 @@ def needed_changes(content, style, window: int, content_drop: float, style_rise:
 
 def detect_saddle(steps, content, style, window: int, content_drop: float = SADDLE["content_drop"],
                   style_rise: float = SADDLE["style_rise"], warmup: int = SADDLE["warmup"],
-                  k: float = NOISE_K) -> dict:
+                  k: float = SADDLE_NOISE_K) -> dict:
     """The step where, comparing the `window` steps after it with the `window` steps before it
     (medians), content falls while style rises, each by at least its configured fraction
     (`content_drop`, `style_rise`) and by at least k standard errors of what batch noise moves
@@ -132,7 +131,7 @@ def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: flo
         cos = log["grad_cosine"].dropna()
         half = len(cos) // 2
         rows.append({**labels, "event": "none" if event["event_step"] is None else str(event["event_step"]),
-                     **event, "window": window, "warmup": warmup, "noise_k": NOISE_K, "searched_from": searched_from,
+                     **event, "window": window, "warmup": warmup, "noise_k": SADDLE_NOISE_K, "searched_from": searched_from,
                      "searched_to": searched_to, "cosine_mean": cos.mean(), "cosine_min": cos.min(),
                      "cosine_first_half": cos.iloc[:max(half, 1)].mean(), "cosine_second_half": cos.iloc[half:].mean(),
                      "cosine_negative_fraction": float((cos < 0).mean()) if len(cos) else np.nan,
