@@ -112,6 +112,35 @@ def test_corrected_total_loss_equals_spec(images, ema_init):
     assert terms.shape == (2, 4)
 
 
+def test_sample_normalization_weighs_each_term_by_its_own_value(images):
+    """normalization: sample divides each sample's term by its own value: every weighted term
+    is alpha_l times sum_i E_i, and the gradient is sum_i E_i times that of sum_l alpha_l log L_l,
+    whatever the other samples' alphas are."""
+    content, output, style = images
+    recipe = load_recipe("corrected", normalization="sample")
+    objective = Objective(recipe, VGGFeatures("vgg19", ["relu3_4", *recipe.style_layers], "random", seed=2), style)
+    alpha = torch.tensor([[0.1, 0.5, 0.9], [1.0, 0.0, 0.3]])
+    objective.ema.value.copy_(torch.tensor([4.0, 1.0, 2.0, 3.0]))  # sum_i E_i = 10
+    objective.ema.started.fill_(True)
+    x = output.clone().requires_grad_(True)
+    total, _, terms = objective.combine(objective.mse(x, content), alpha)
+    expected = torch.tensor(10.0) * torch.cat([torch.ones(2, 1), alpha], dim=1)
+    torch.testing.assert_close(terms.detach(), expected)
+    grad, = torch.autograd.grad(total, x)
+    y = output.clone().requires_grad_(True)
+    logs = objective.mse(y, content).log()
+    by_hand, = torch.autograd.grad(10.0 * (logs * torch.cat([torch.ones(2, 1), alpha], dim=1)).sum(1).mean(), y)
+    torch.testing.assert_close(grad, by_hand, rtol=1e-4, atol=1e-4 * by_hand.abs().max().item())
+
+
+def test_ema_floor_caps_a_vanishing_terms_weight():
+    ema = EMANormalizer([True, True, True], rate=0.01, floor=0.1)
+    ema.value.copy_(torch.tensor([1.0, 1e-6, 0.5]))
+    total = 1.0 + 1e-6 + 0.5
+    # The vanishing term weighs total / (0.1 total) = 10, not total / 1e-6; the others as before.
+    torch.testing.assert_close(ema.ratios(torch.zeros(3)), torch.tensor([total / 1.0, 10.0, total / 0.5]))
+
+
 def test_alpha_sampling():
     base = load_recipe("baseline")
     draws = [sample_alpha(base, step, 4, seed=42) for step in range(200)]

@@ -298,3 +298,18 @@ def test_linear_conditioner_from_a_zero_head_starts_at_instance_norm_and_gives_e
     mlp = build_model(load_recipe("corrected", conditioner_head_init="zero", conditioner_width=16), 0).conditioner
     gamma, _ = next(iter(mlp(alphas).values()))
     assert torch.equal(gamma, torch.ones_like(gamma))
+
+
+def test_tanh_bounded_gamma_is_one_at_one_and_stays_in_zero_to_two():
+    cond = build_model(load_recipe("corrected", conditioner="linear", gamma_bound="tanh"), 0).conditioner
+    alphas = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    with torch.no_grad():
+        cond.head.weight.zero_()
+    gamma, beta = next(iter(cond(alphas).values()))
+    assert torch.equal(gamma, torch.ones_like(gamma)) and torch.equal(beta, torch.zeros_like(beta))
+    with torch.no_grad():
+        cond.head.weight.normal_(0.0, 100.0)  # far beyond any bound
+    out = cond.head(alphas)[:, : cond.channels]
+    gammas = torch.cat([g for g, _ in cond(alphas).values()], dim=1)
+    torch.testing.assert_close(gammas, 1.0 + torch.tanh(out - 1.0))
+    assert gammas.min() >= 0.0 and gammas.max() <= 2.0 and out.abs().max() > 50

@@ -280,3 +280,20 @@ def test_a_checkpoint_from_before_a_new_recipe_field_resumes(tmp_path, content, 
     checkpoint.save(tmp_path / "run" / "checkpoint.pt", state)
     train(content, style, tmp_path / "run", recipe, steps=3, seed=1, **TINY)
     assert checkpoint.load(tmp_path / "run" / "model.pt")["step"] == 3
+
+
+def test_grad_clip_bounds_the_gradient_each_step_takes():
+    from arst.runtime import Runtime
+    from arst.train import TrainStep
+
+    style_image = torch.rand(1, 3, 64, 64) * 255
+    images, alpha = torch.rand(2, 3, 32, 32) * 255, torch.rand(2, 3)
+    norms = {}
+    for clip in (None, 1e-3):
+        step = TrainStep(_small("corrected", grad_clip=clip, conditioner_width=16), Runtime.resolve("cpu"),
+                         style_image, seed=0)
+        step(images, alpha)  # the gradients stay on the parameters until the next step
+        grads = [p.grad for g in step.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        norms[clip] = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
+    assert norms[None] > 1e-2  # unclipped, well above the bound: the clip below has work to do
+    assert norms[1e-3] == pytest.approx(1e-3, rel=1e-3)

@@ -32,9 +32,9 @@ class EMANormalizer(nn.Module):
     step's raw losses, so the terms are balanced from the first step (docs/findings.md).
     """
 
-    def __init__(self, in_scope: list[bool], rate: float, init: str = "ones"):
+    def __init__(self, in_scope: list[bool], rate: float, init: str = "ones", floor: float = 0.0):
         super().__init__()
-        self.rate = rate
+        self.rate, self.floor = rate, floor
         self.register_buffer("value", torch.ones(len(in_scope)))
         self.register_buffer("in_scope", torch.tensor(in_scope))
         # Whether E holds losses yet: with init `ones` from the start. A tensor, not a Python
@@ -45,12 +45,15 @@ class EMANormalizer(nn.Module):
         """E as this step's weights see it: before the first update with `first`, the raw losses."""
         return torch.where(self.started, self.value, raw.detach().float())
 
-    def ratios(self, raw: torch.Tensor) -> torch.Tensor:
+    def total(self, raw: torch.Tensor) -> torch.Tensor:
+        """sum_i E_i over the terms in scope: the scale every normalised term is brought to."""
         # Not value[in_scope]: a boolean index has a data-dependent shape, so it waits for
         # the GPU (a host sync every step) and splits a compiled step in two.
-        value = self.current(raw)
-        total = torch.where(self.in_scope, value, 0.0).sum()
-        return torch.where(self.in_scope, total / value, torch.ones_like(value))
+        return torch.where(self.in_scope, self.current(raw), 0.0).sum()
+
+    def ratios(self, raw: torch.Tensor) -> torch.Tensor:
+        total = self.total(raw)
+        return torch.where(self.in_scope, total / torch.maximum(self.current(raw), self.floor * total), 1.0)
 
     @torch.no_grad()
     def update(self, raw: torch.Tensor) -> None:
@@ -71,7 +74,8 @@ class Objective(nn.Module):
         self.register_buffer("scale", torch.tensor(
             [recipe.content_weight] + [recipe.style_weight] * recipe.n_alpha))
         self.ema = EMANormalizer([recipe.ema_scope == "all"] + [True] * recipe.n_alpha, recipe.ema_rate,
-                                 recipe.ema_init)
+                                 recipe.ema_init, recipe.ema_floor)
+        self.per_sample = recipe.normalization == "sample"
         self.set_style(style_image)
 
     @classmethod
@@ -113,7 +117,19 @@ class Objective(nn.Module):
         """
         raw = mse * self.scale
         ones = torch.ones_like(alpha[:, :1])
-        terms = raw * torch.cat([ones, alpha.to(raw.dtype)], dim=1) * self.ema.ratios(raw.mean(dim=0))
+        batch_raw = raw.mean(dim=0)
+        ratios = self.ema.ratios(batch_raw)
+        if self.per_sample:
+            # Each sample's term over its own (detached) value: the gradient of
+            # sum_l alpha_l log L_l, which is what the EMA's weights converge to for a model
+            # trained at one alpha (E_l -> L_l). Over a mixture of alphas the EMA's E_l is the
+            # mixture's mean instead, which underweighs each corner's own layer
+            # (docs/findings.md). The EMA's total keeps the loss on the EMA's scale.
+            total = self.ema.total(batch_raw)
+            own = torch.maximum(raw.detach().float(), self.ema.floor * total)
+            per_sample = total / own.clamp_min(torch.finfo(torch.float32).tiny)
+            ratios = torch.where(self.ema.in_scope, per_sample, ratios)
+        terms = raw * torch.cat([ones, alpha.to(raw.dtype)], dim=1) * ratios
         return terms.sum(dim=1).mean(), raw.detach().mean(dim=0), terms
 
 

@@ -36,6 +36,8 @@ _CHOICES = {
     "conditioner_init": ("default", "normal", "kaiming"),
     "conditioner_norm": ("none", "layer"),
     "conditioner_head_init": ("normal", "zero"),
+    "normalization": ("ema", "sample"),
+    "gamma_bound": ("none", "tanh"),
 }
 
 
@@ -110,6 +112,19 @@ class Recipe:
     # alphas.py: the share of training samples at alpha = 0 (content alone), drawn after the
     # one-hots, so the corner "alpha zero gives the content" is trained, not extrapolated.
     alpha_zero_prob: float = 0.0
+    # losses.py: what each in-scope term is divided by: its EMA over training (the paper), or
+    # each sample's own detached value, so that the loss at an alpha is the one a model
+    # retrained at that alpha converges to, whatever the mixture of alphas around it.
+    normalization: str = "ema"
+    # Remedies for a run that diverges (docs/findings.md), each off by default.
+    # train.py: the gradient's global norm is clipped to this before each step (None: no clip).
+    grad_clip: float | None = None
+    # losses.py: no E_l falls below this share of sum_i E_i, so a term whose loss falls
+    # towards zero weighs at most 1 / ema_floor times the total (0: no floor).
+    ema_floor: float = 0.0
+    # nn/conditioner.py: gamma as the head writes it (none) or 1 + tanh(head - 1), equal near
+    # gamma = 1 and bounded in (0, 2), so no alpha can scale a feature map without bound.
+    gamma_bound: str = "none"
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(Recipe)
@@ -146,6 +161,10 @@ class Recipe:
         for key in ("alpha_onehot_prob", "alpha_zero_prob"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"recipe {self.name!r}: {key} must lie in [0, 1]")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"recipe {self.name!r}: grad_clip must be positive (or null: no clipping)")
+        if not 0.0 <= self.ema_floor < 1.0:
+            raise ConfigError(f"recipe {self.name!r}: ema_floor must lie in [0, 1)")
         for key in ("batch_size", "image_size", "conditioner_width"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"recipe {self.name!r}: {key} must be at least 1")

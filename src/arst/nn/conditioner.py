@@ -70,9 +70,9 @@ class Conditioner(nn.Module):
     """
 
     def __init__(self, kind: str, n_alpha: int, layout: "OrderedDict[str, slice]", width=1000, depth=4,
-                 norm: str = "none", residual: bool = False):
+                 norm: str = "none", residual: bool = False, gamma_bound: str = "none"):
         super().__init__()
-        self.layout = layout
+        self.layout, self.gamma_bound = layout, gamma_bound
         self.channels = max(s.stop for s in layout.values())
         if kind == "prudnikov":
             body = [nn.Linear(n_alpha, width), nn.ReLU()] + [SubtractBlock(width) for _ in range(depth)]
@@ -113,4 +113,6 @@ class Conditioner(nn.Module):
     def forward(self, alpha: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         out = self.head(self.body(alpha))
         gamma, beta = out[:, : self.channels], out[:, self.channels:]
+        if self.gamma_bound == "tanh":
+            gamma = 1.0 + torch.tanh(gamma - 1.0)
         return {name: (gamma[:, s], beta[:, s]) for name, s in self.layout.items()}

@@ -30,7 +30,7 @@ class AdjustableStyleTransfer(nn.Module):
         self.conditioner = Conditioner(recipe.conditioner, recipe.n_alpha,
                                        cin_layout(norm_channels, recipe.cin_order),
                                        recipe.conditioner_width, recipe.conditioner_depth,
-                                       recipe.conditioner_norm, recipe.conditioner_residual)
+                                       recipe.conditioner_norm, recipe.conditioner_residual, recipe.gamma_bound)
         self.stylizer = Stylizer(**stylizer, channel_multiple=channel_multiple)
         if recipe.init == "normal":
             for m in self.stylizer.modules():
