@@ -49,7 +49,7 @@ def test_snakefmt_check():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("name", ["config", "test", "paper", "ablations", "gpu-scale", "conditioner"])
+@pytest.mark.parametrize("name", ["config", "test", "paper", "ablations", "gpu-scale", "conditioner", "retraining"])
 def test_dry_run_plans_expected_jobs(name, tmp_path):
     import yaml
     cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
