@@ -92,7 +92,9 @@ def test_baseline_total_loss_equals_spec(images):
 @pytest.mark.parametrize("ema_init", ["ones", "first"])
 def test_corrected_total_loss_equals_spec(images, ema_init):
     content, output, style = images
-    recipe = load_recipe("corrected", ema_init=ema_init)
+    # The paper's EMA weights (`corrected` divides each sample by its own values instead:
+    # test_sample_normalization_weighs_each_term_by_its_own_value).
+    recipe = load_recipe("corrected", ema_init=ema_init, normalization="ema")
     vgg = VGGFeatures("vgg19", ["relu3_4", *recipe.style_layers], "random", seed=2)
     objective = Objective(recipe, vgg, style)
     alpha = torch.tensor([[0.1, 0.5, 0.9], [1.0, 0.0, 0.3]])  # per sample
@@ -150,9 +152,13 @@ def test_alpha_sampling():
     assert all(int(d.argmax()) == step % 4 for step, d in onehots)  # a cycle, not random
     assert torch.equal(sample_alpha(base, 17, 4, 42), draws[17])
 
-    paper = load_recipe("corrected")
+    paper = load_recipe("corrected", alpha_onehot_prob=0.0)  # the paper: U(0, 1) per sample
     a = sample_alpha(paper, 0, 8, seed=1)
     assert a.shape == (8, 3) and 0 <= a.min() and a.max() <= 1 and len(set(a[:, 0].tolist())) == 8
+    # `corrected` draws half its samples at the step's one-hot (here e_(step mod 3)).
+    draws = torch.cat([sample_alpha(load_recipe("corrected"), step, 8, seed=1) for step in range(100)])
+    onehot = (draws == torch.nn.functional.one_hot(torch.arange(100).repeat_interleave(8) % 3, 3)).all(1)
+    assert 340 < int(onehot.sum()) < 460  # 800 samples at p = 0.5
 
     fixed = paper.replace(alpha_fixed=[1, 0, 0.5])
     assert sample_alpha(fixed, 3, 8, 1).tolist() == [[1.0, 0.0, 0.5]]
