@@ -61,6 +61,7 @@ def trained(tmp_path_factory, shared_images):
     from PIL import Image
 
     from arst.recipe import load_recipe
+    from arst.schedule import Schedule
     from arst.train import train
     root = tmp_path_factory.mktemp("cli")
     content = root / "content"
@@ -68,7 +69,7 @@ def trained(tmp_path_factory, shared_images):
     for name in ("amber.jpg", "candy.jpg", "udnie.jpg"):
         Image.open(shared_images / name).convert("RGB").resize((48, 40)).save(content / name)
     model = train(content, shared_images / "mosaic.jpg", root / "run", load_recipe("baseline", style_size=64),
-                  steps=1, batch_size=2, image_size=32, progress=False)
+                  Schedule(steps=1, batch=2, size=32), progress=False)
     return model, content
 
 
