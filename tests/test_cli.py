@@ -141,6 +141,14 @@ def test_train_names_a_bad_recipe_override(trained, tmp_path, capsys, override, 
     _one_line_error(capsys, "train", *fragments)
 
 
+def test_train_names_a_bad_schedule(trained, tmp_path, capsys):
+    _, content = trained
+    argv = ["train", "--content", str(content), "--style", str(content / "amber.jpg"), "--out", str(tmp_path),
+            "--steps", "2", "--log-every", "0"]
+    assert main(argv) == 2
+    _one_line_error(capsys, "train", "schedule: log_every = 0: must be at least 1")
+
+
 def test_train_with_a_missing_style_fails_before_reading_the_content(trained, tmp_path, capsys, monkeypatch):
     from arst.data.images import ContentCache
     _, content = trained
