@@ -27,7 +27,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from arst.plan import evaluation_settings, image_size, train_argv, trained_models  # noqa: E402
+from arst.plan import evaluation_settings, image_size, model_recipe, train_argv, trained_models  # noqa: E402
+from arst.recipe import save_recipe  # noqa: E402
 
 
 def with_defaults(schema: dict, config: dict) -> dict:
@@ -95,14 +96,18 @@ def main() -> int:
         subprocess.run(arst("make-style", style_source["procedural"], "--seed", str(style_source.get("seed", 0)),
                             "--size", str(style_source.get("size", 256)), "--out", style), check=True)
 
+    recipes = {}  # each model's recipe file, where the workflow writes it
+    for name, spec in models.items():
+        recipes[name] = out / "models" / name / "recipe.yaml"
+        save_recipe(model_recipe(spec, config), recipes[name])
     jobs = []  # every model's first seed first: a budget that runs out leaves whole variants
     for seed in config["seeds"]:
         for name, spec in models.items():
             folder = out / "models" / name / style_name / f"seed{seed}"
             cache = data / f"content-{image_size(spec, config)}px.npy"
-            cmd = arst("train", "--content", str(cache), "--style", style, "--out", str(folder),
-                       "--seed", str(seed), "--threads", str(config["train"]["threads"]), "--no-progress",
-                       *train_argv(spec, config))
+            cmd = arst("train", "--recipe", str(recipes[name]), "--content", str(cache), "--style", style,
+                       "--out", str(folder), "--seed", str(seed), "--threads", str(config["train"]["threads"]),
+                       "--no-progress", *train_argv(spec, config))
             jobs.append((name, seed, folder, cmd))
 
     began, running, done, waiting = time.time(), [], [], list(jobs)

@@ -61,6 +61,7 @@ def trained(tmp_path_factory, shared_images):
     from PIL import Image
 
     from arst.recipe import load_recipe
+    from arst.schedule import Schedule
     from arst.train import train
     root = tmp_path_factory.mktemp("cli")
     content = root / "content"
@@ -68,7 +69,7 @@ def trained(tmp_path_factory, shared_images):
     for name in ("amber.jpg", "candy.jpg", "udnie.jpg"):
         Image.open(shared_images / name).convert("RGB").resize((48, 40)).save(content / name)
     model = train(content, shared_images / "mosaic.jpg", root / "run", load_recipe("baseline", style_size=64),
-                  steps=1, batch_size=2, image_size=32, progress=False)
+                  Schedule(steps=1, batch=2, size=32), progress=False)
     return model, content
 
 
@@ -138,6 +139,14 @@ def test_train_names_a_bad_recipe_override(trained, tmp_path, capsys, override, 
             "--steps", "1", "--set", override]
     assert main(argv) == 2
     _one_line_error(capsys, "train", *fragments)
+
+
+def test_train_names_a_bad_schedule(trained, tmp_path, capsys):
+    _, content = trained
+    argv = ["train", "--content", str(content), "--style", str(content / "amber.jpg"), "--out", str(tmp_path),
+            "--steps", "2", "--log-every", "0"]
+    assert main(argv) == 2
+    _one_line_error(capsys, "train", "schedule: log_every = 0: must be at least 1")
 
 
 def test_train_with_a_missing_style_fails_before_reading_the_content(trained, tmp_path, capsys, monkeypatch):

@@ -7,11 +7,11 @@ import shlex
 
 import pytest
 
-from arst.cli import parse_overrides
 from arst.errors import ConfigError
 from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
 from arst.plan import (batch_size, check_alpha_names, check_eval_not_trained, check_named_files, evaluation_argv,
-                       experiment_argv, image_size, loss_weights_file, read_config_file, recipe_of, train_argv,
+                       experiment_argv, image_size, loss_weights_file, model_recipe, read_config_file, recipe_of,
+                       schedule_of, train_argv, write_recipe_file,
                        trained_models, control_sources, controls, floor_seed)
 
 CONFIG = {
@@ -63,13 +63,36 @@ def test_controls_default_to_every_adjustable_implementation_and_the_floor_is_a_
     assert floor_seed({**config, "evaluation": {"retrain": {"floor_seed_offset": 10}}}, 1) == 11
 
 
-def test_train_arguments_round_trip_through_the_command_line():
-    flags, argv = _argv(trained_models(CONFIG)["paper_literal"])
-    assert flags["--name"] == "paper_literal" and flags["--steps"] == "12" and flags["--batch"] == "2"
-    assert flags["--size"] == "256"  # null in the config: the recipe's own
-    overrides = parse_overrides([argv[i + 1] for i, a in enumerate(argv) if a == "--set"])
-    assert overrides == {"conditioner_init": "normal", "conditioner_lr": None}  # null, not 'None'
+def _train_args(argv):
+    """What `arst train` reads from `argv` (its own parser, so flag names and types are checked)."""
+    from arst.cli import build_parser
+    return build_parser("train").parse_args(["train", "--content", "c", "--style", "s", "--out", "o", *argv])
+
+
+def test_train_arguments_carry_the_schedule_and_no_recipe():
+    from arst.cli.train import schedule_from
+    spec = trained_models(CONFIG)["paper_literal"]
+    flags, argv = _argv(spec)
+    assert not {"--recipe", "--set", "--name", "--batch", "--size"} & set(flags)  # the recipe file has them
+    assert flags["--steps"] == "12" and flags["--checkpoint-every"] == "4" and flags["--workers"] == "0"
+    # The schedule the plan decides is the one `arst train` reads back from the flags.
+    assert schedule_from(_train_args(argv)) == schedule_of(spec, CONFIG)
+    assert schedule_of(spec, CONFIG).diagnostics_every == 4
     assert shlex.split(shlex.join(argv)) == argv
+
+
+def test_a_models_recipe_file_is_its_whole_recipe(tmp_path):
+    spec = trained_models(CONFIG)["paper_literal"]
+    recipe = model_recipe(spec, CONFIG)
+    assert recipe.name == "paper_literal" and recipe.conditioner_init == "normal"
+    assert (recipe.batch_size, recipe.image_size) == (2, 256)  # the config's batch; size null: the recipe's
+    write_recipe_file(recipe.to_dict(), tmp_path / "recipe.yaml", tmp_path / "recipe.log")
+    args = _train_args(["--recipe", str(tmp_path / "recipe.yaml"), "--steps", "1"])
+    from arst.recipe import load_recipe
+    assert load_recipe(args.recipe) == recipe  # conditioner_lr comes back as null, not 'None'
+    assert load_recipe(args.recipe).conditioner_lr is None
+    assert "the recipe of paper_literal" in (tmp_path / "recipe.log").read_text()
+    assert model_recipe(trained_models(CONFIG)["corrected-ablation"], CONFIG).content_layer == "relu4_2"
 
 
 def test_an_implementation_overrides_the_runtime_and_the_schedule():
@@ -150,8 +173,8 @@ def test_image_size_and_batch_are_the_implementations_then_the_configs_then_the_
     models = trained_models(config)
     assert [image_size(models[m], config) for m in ("baseline", "corrected", "paper_literal")] == [64, 96, 256]
     assert [batch_size(models[m], config) for m in ("baseline", "corrected", "paper_literal")] == [3, 2, 2]
-    flags, _ = _argv(models["corrected-fixed0"], config)  # varies corrected: trains as it does
-    assert (flags["--size"], flags["--batch"]) == ("96", "2")
+    fixed = model_recipe(models["corrected-fixed0"], config)  # varies corrected: trains as it does
+    assert (fixed.image_size, fixed.batch_size) == (96, 2)
     config["train"]["batch"] = None
     assert batch_size(models["paper_literal"], config) == 8  # the corrected recipe's
 

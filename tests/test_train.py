@@ -1,5 +1,6 @@
 """The training loop and stylizing, on tiny real images, on the CPU."""
 
+import re
 import shutil
 
 import pandas as pd
@@ -12,9 +13,13 @@ from arst.cli import main as cli
 from arst.errors import ConfigError, DataError, TrainingDiverged
 from arst.recipe import load_recipe
 from arst.stylize import stylize_files
+from arst.schedule import Schedule
 from arst.train import StepBatches, TrainLog, train
 
-TINY = dict(batch_size=2, image_size=32, progress=False)
+
+def tiny(steps, **schedule):
+    """A schedule of `steps` steps on batches of two 32 px images."""
+    return Schedule(steps=steps, batch=2, size=32, **schedule)
 
 
 @pytest.fixture
@@ -57,7 +62,7 @@ def test_step_batches_shuffled_are_a_pure_function_of_seed_and_step():
 
 
 def test_train_writes_outputs_with_provenance(tmp_path, content, style):
-    model_path = train(content, style, tmp_path / "run", _small("corrected"), steps=3, seed=5, **TINY)
+    model_path = train(content, style, tmp_path / "run", _small("corrected"), tiny(3), seed=5, progress=False)
     log = pd.read_csv(tmp_path / "run" / "losses.csv")
     assert log["step"].tolist() == [0, 1, 2]
     assert {"loss_content", "loss_relu4_4", "ema_content", "alpha_relu2_2"} <= set(log.columns)
@@ -71,7 +76,7 @@ def test_train_writes_outputs_with_provenance(tmp_path, content, style):
 
 def test_conditioner_frozen_unless_trained(tmp_path, content, style):
     def conditioner_after(recipe, out):
-        train(content, style, out, recipe, steps=2, seed=1, **TINY)
+        train(content, style, out, recipe, tiny(2), seed=1, progress=False)
         return checkpoint.load(out / "model.pt")["model"]
 
     from arst.nn.model import build_model
@@ -87,7 +92,7 @@ def test_conditioner_frozen_unless_trained(tmp_path, content, style):
 def test_loss_falls(tmp_path, content, style):
     # Fixed alpha and a frozen EMA make the objective a fixed function, so the falls are the model's.
     recipe = _small("baseline", alpha_fixed=[1, 1, 1, 1], ema_rate=0.0)
-    train(content, style, tmp_path / "run", recipe, steps=30, seed=0, **TINY)
+    train(content, style, tmp_path / "run", recipe, tiny(30), seed=0, progress=False)
     total = pd.read_csv(tmp_path / "run" / "losses.csv")["loss_total"]
     assert total.iloc[-5:].mean() < 0.9 * total.iloc[:5].mean()
     assert total.diff().iloc[1:].lt(0).mean() > 0.8  # it falls at nearly every step
@@ -95,17 +100,53 @@ def test_loss_falls(tmp_path, content, style):
 
 def test_resume_continues_exactly(tmp_path, content, style):
     recipe = _small("corrected", shuffle=True)
-    train(content, style, tmp_path / "straight", recipe, steps=6, seed=3, **TINY)
-    train(content, style, tmp_path / "resumed", recipe, steps=3, seed=3, **TINY)
+    train(content, style, tmp_path / "straight", recipe, tiny(6), seed=3, progress=False)
+    train(content, style, tmp_path / "resumed", recipe, tiny(3), seed=3, progress=False)
     with open(tmp_path / "resumed" / "log.csv", "a") as f:
         f.write("3,999,1,1,1,1,1,1,1,1,1,1,1,nan,0\n")  # a row a killed run wrote past its checkpoint
-    train(content, style, tmp_path / "resumed", recipe, steps=6, seed=3, **TINY)
+    train(content, style, tmp_path / "resumed", recipe, tiny(6), seed=3, progress=False)
     a = pd.read_csv(tmp_path / "straight" / "losses.csv").drop(columns="elapsed_s")
     b = pd.read_csv(tmp_path / "resumed" / "losses.csv").drop(columns="elapsed_s")
     assert b["step"].tolist() == list(range(6))
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
     with pytest.raises(ConfigError, match="other settings"):
-        train(content, style, tmp_path / "resumed", recipe, steps=8, seed=4, **TINY)
+        train(content, style, tmp_path / "resumed", recipe, tiny(8), seed=4, progress=False)
+
+
+def test_the_checkpoint_holds_the_schedule_and_a_resume_reads_it_back(tmp_path, content, style, caplog):
+    recipe = _small("corrected", conditioner_width=16)
+    # Two epochs over three images in batches of two: three steps; the size is the recipe's.
+    train(content, style, tmp_path / "run", recipe.replace(image_size=32), Schedule(epochs=2, batch=2),
+          seed=1, progress=False)
+    stored = Schedule.from_dict(checkpoint.load(tmp_path / "run" / "model.pt")["schedule"])
+    assert stored == Schedule(steps=3, epochs=2, batch=2, size=32)
+    with caplog.at_level("INFO", logger="arst"):
+        train(content, style, tmp_path / "run", recipe, tiny(5, log_every=5), seed=1, progress=False)
+    resumed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resuming")]
+    assert resumed == [f"resuming {tmp_path / 'run'} from step 3 (steps 3 -> 5, epochs 2 -> None, "
+                       "log_every 1 -> 5)"]
+    assert Schedule.from_dict(checkpoint.load(tmp_path / "run" / "model.pt")["schedule"]).steps == 5
+
+
+def test_a_checkpoint_from_before_schedules_were_stored_resumes(tmp_path, content, style):
+    recipe = _small("corrected", conditioner_width=16)
+    train(content, style, tmp_path / "run", recipe, tiny(2), seed=1, progress=False)
+    state = checkpoint.load(tmp_path / "run" / "checkpoint.pt")
+    del state["schedule"]  # as written before the Schedule existed
+    checkpoint.save(tmp_path / "run" / "checkpoint.pt", state)
+    train(content, style, tmp_path / "run", recipe, tiny(3), seed=1, progress=False)
+    meta = checkpoint.load(tmp_path / "run" / "model.pt")
+    assert meta["step"] == 3 and Schedule.from_dict(meta["schedule"]) == Schedule(steps=3, batch=2, size=32)
+
+
+@pytest.mark.parametrize("given, key", [(dict(steps=0), "steps = 0"), (dict(steps=2, log_every=0), "log_every = 0"),
+                                        (dict(epochs=-1.0), "epochs = -1.0"), ({}, "give steps or epochs"),
+                                        (dict(steps=2, workers=-1), "workers = -1")])
+def test_a_bad_schedule_is_named_by_its_key(given, key):
+    with pytest.raises(ConfigError, match=f"^schedule: {re.escape(key)}"):
+        Schedule(**given)
+    with pytest.raises(ConfigError, match="model.pt: unknown schedule key.*'stpes'"):
+        Schedule.from_dict({"stpes": 3}, "model.pt")
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, content, style, monkeypatch):
@@ -120,8 +161,8 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, content, style, monk
 
     monkeypatch.setattr(losses.Objective, "combine", poisoned)
     with pytest.raises(TrainingDiverged, match="step 3"):
-        train(content, style, tmp_path / "run", _small("baseline"), steps=6, seed=0,
-              checkpoint_every=2, **TINY)
+        train(content, style, tmp_path / "run", _small("baseline"), tiny(6, checkpoint_every=2), seed=0,
+              progress=False)
     assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["step"] == 2
     assert not (tmp_path / "run" / "model.pt").exists()
 
@@ -150,13 +191,13 @@ def test_bad_inputs(tmp_path, content, style):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match=str(empty)):
-        train(empty, style, tmp_path / "run", _small("baseline"), steps=1, **TINY)
+        train(empty, style, tmp_path / "run", _small("baseline"), tiny(1), progress=False)
     with pytest.raises(DataError, match="nope.jpg"):
-        train(content, tmp_path / "nope.jpg", tmp_path / "run", _small("baseline"), steps=1, **TINY)
+        train(content, tmp_path / "nope.jpg", tmp_path / "run", _small("baseline"), tiny(1), progress=False)
 
 
 def test_stylize_any_size_and_alpha_check(tmp_path, content, style, shared_images, capsys):
-    model = train(content, style, tmp_path / "run", _small("baseline"), steps=1, **TINY)
+    model = train(content, style, tmp_path / "run", _small("baseline"), tiny(1), progress=False)
     src = tmp_path / "odd.png"
     Image.open(shared_images / "amber.jpg").convert("RGB").resize((37, 50)).save(src)
     out = stylize_files(model, [src], [tmp_path / "out.png"], alpha="0,0.5,1,0")
@@ -257,16 +298,16 @@ def test_a_run_pushed_to_diverge_is_stopped_and_recorded(tmp_path, content, styl
     # A conditioner learning rate of 0.3 blows gamma's spread up by 1e5 within two steps.
     recipe = _small("corrected", conditioner_width=32, conditioner_lr=0.3)
     with caplog.at_level("WARNING", logger="arst"):
-        path = train(content, style, tmp_path / "run", recipe, steps=30, seed=0, checkpoint_every=4,
-                     log_every=2, diagnostics_every=1, stop_on_divergence=True, **TINY)
+        path = train(content, style, tmp_path / "run", recipe, tiny(30, checkpoint_every=4, log_every=2,
+                     diagnostics_every=1, stop_on_divergence=True), seed=0, progress=False)
     fired = [r.getMessage() for r in caplog.records if "training diverged at step" in r.getMessage()]
     assert len(fired) == 1 and "gamma_spread" in fired[0]
     meta = checkpoint.load(path)
     assert meta["diverged_at"] is not None and meta["step"] < 30  # stopped early, the diverged step recorded
     assert meta["steps"] == 30
     # Without stopping, the run goes on to the end and says where it diverged.
-    path = train(content, style, tmp_path / "on", recipe, steps=8, seed=0, checkpoint_every=4, log_every=2,
-                 diagnostics_every=1, **TINY)
+    path = train(content, style, tmp_path / "on", recipe, tiny(8, checkpoint_every=4, log_every=2,
+                 diagnostics_every=1), seed=0, progress=False)
     meta = checkpoint.load(path)
     assert meta["step"] == 8 and meta["diverged_at"] is not None
 
@@ -274,11 +315,11 @@ def test_a_run_pushed_to_diverge_is_stopped_and_recorded(tmp_path, content, styl
 def test_a_checkpoint_from_before_a_new_recipe_field_resumes(tmp_path, content, style):
     """A field added to Recipe since (with its default) is no clash: the run resumes."""
     recipe = _small("corrected", conditioner_width=16)
-    train(content, style, tmp_path / "run", recipe, steps=2, seed=1, **TINY)
+    train(content, style, tmp_path / "run", recipe, tiny(2), seed=1, progress=False)
     state = checkpoint.load(tmp_path / "run" / "checkpoint.pt")
     del state["recipe"]["alpha_zero_prob"]  # as written before the field existed
     checkpoint.save(tmp_path / "run" / "checkpoint.pt", state)
-    train(content, style, tmp_path / "run", recipe, steps=3, seed=1, **TINY)
+    train(content, style, tmp_path / "run", recipe, tiny(3), seed=1, progress=False)
     assert checkpoint.load(tmp_path / "run" / "model.pt")["step"] == 3
 
 

@@ -68,6 +68,7 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
     counts = job_counts(snakemake("-n", "--configfile", str(CONFIGS / f"{name}.yaml"),
                                   "--directory", str(tmp_path)).stdout)
     assert counts["train"] == trained * runs + floors
+    assert counts["recipe"] == trained  # one recipe file per model, whatever its styles and seeds
     judged = set(controlled) | {i for i, spec in impls.items() if "controls" in spec}  # own or borrowed
     assert counts.get("controls", 0) == len(judged) * runs
     for rule in ("sweep", "content_identity", "combinations", "noise", "diversity"):
@@ -204,6 +205,40 @@ def test_tiny_config_end_to_end(tiny_run):
 def test_second_run_has_nothing_to_do(tiny_run):
     proc = snakemake("--cores", "2", "--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run))
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def planned_jobs(output: str) -> list[tuple[str, str, str]]:
+    """(rule, output, reason) of every job a dry run plans, from its printed job blocks."""
+    blocks = re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", output, re.M)
+    fields = [(m[1], dict(re.findall(r"^    (\w+): (.*)$", m[2], re.M))) for m in blocks]
+    return [(rule, f.get("output", ""), f.get("reason", "")) for rule, f in fields]
+
+
+@pytest.mark.workflow
+def test_a_changed_recipe_field_reruns_exactly_the_models_it_changes(tiny_run, tmp_path):
+    """Each model's recipe is a file written by a job whose params are its fields: one field
+    changed for one implementation reruns its recipe files (its own, its ablation's, its
+    controls'), their training and what reads them, and nothing of the other implementation."""
+    changed = tmp_path / "changed.yaml"
+    text = (CONFIGS / "test.yaml").read_text()
+    changed.write_text(text.replace("corrected: {recipe: corrected, set: {style_size: 64}}",
+                                    "corrected: {recipe: corrected, set: {style_size: 64, ema_rate: 0.02}}"))
+    assert changed.read_text() != text
+    # The rerun triggers as the workflow's profile leaves them: Snakemake's defaults, params among them.
+    jobs = planned_jobs(snakemake("-n", "--configfile", str(changed), "--directory", str(tiny_run)).stdout)
+    corrected = ["corrected", "corrected-ablation", "corrected-fixed-ones",
+                 *(f"corrected-fixed-{layer}" for layer in ("relu2_2", "relu3_4", "relu4_4"))]
+    recipes = {out: reason for rule, out, reason in jobs if rule == "recipe"}
+    assert set(recipes) == {f"results/models/{m}/recipe.yaml" for m in corrected}
+    assert all(reason.startswith("Params have changed since last execution") for reason in recipes.values())
+    trains = [(out.split("/")[2], reason) for rule, out, reason in jobs if rule == "train"]
+    # Every model it varies, and the noise floor (corrected-fixed-relu2_2 at seed 2), because its recipe file is new.
+    assert sorted(m for m, _ in trains) == sorted([*corrected, "corrected-fixed-relu2_2"])
+    assert all(reason == f"Input files updated by another job: results/models/{m}/recipe.yaml" for m, reason in trains)
+    swept = [out for rule, out, _ in jobs if rule == "sweep"]
+    assert len(swept) == 1 and "corrected_mosaic_seed1" in swept[0]
+    assert not [out for _, out, _ in jobs if "baseline" in out], "a job of the unchanged implementation reruns"
+    assert {"claims", "plot_loss_vs_alpha"} <= {rule for rule, _, _ in jobs}  # the summaries follow
 
 
 @pytest.mark.workflow

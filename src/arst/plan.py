@@ -16,7 +16,9 @@ import yaml
 from .errors import ArstError, ConfigError
 from .experiments.defaults import EVALUATION
 from .guard import DIVERGENCE_FACTOR
-from .recipe import Recipe, alpha_by_layer, load_recipe
+from .io import write_text
+from .recipe import Recipe, alpha_by_layer, load_recipe, save_recipe
+from .schedule import Schedule
 
 RUNTIME_FLAGS = ("device", "precision", "compile", "channels_last", "channel_multiple")
 
@@ -106,7 +108,7 @@ def _check_shared(config: Mapping[str, Any], impl: str, source: str) -> None:
     a, b = ({**impls[k], "name": k} for k in (impl, source))
     mine, theirs = recipe_of(impl, a), recipe_of(source, b)
     settings = {
-        "steps": lambda spec, _: _train(spec, config).get("epochs") or _train(spec, config)["steps"],
+        "steps": lambda spec, _: schedule_of(spec, config).epochs or schedule_of(spec, config).steps,
         "image size": lambda spec, _: image_size(spec, config),
         "batch": lambda spec, _: batch_size(spec, config),
         "style layers": lambda _, recipe: list(recipe.style_layers),
@@ -146,23 +148,45 @@ def batch_size(spec: Mapping[str, Any], config: Mapping[str, Any]) -> int:
     return _train(spec, config)["batch"] or recipe_of(spec["name"], spec).batch_size
 
 
-def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    """`arst train` arguments for one model, beyond its paths, seed and threads."""
+def model_recipe(spec: Mapping[str, Any], config: Mapping[str, Any]) -> Recipe:
+    """A model's whole recipe, as it trains and as its checkpoint stores it: its preset (or
+    file) with its `set:` overrides, its name, and the batch and image size it trains at (the
+    config's `train.batch` and `train.size` where given). The workflow writes it once per model
+    (results/models/{model}/recipe.yaml, every field a param of the job that writes it, so a
+    changed field reruns that file, its model's training and all that follows, and nothing else)."""
+    return recipe_of(spec["name"], spec).replace(batch_size=batch_size(spec, config),
+                                                 image_size=image_size(spec, config))
+
+
+def write_recipe_file(fields: Mapping[str, Any], path: str | Path, log: str | Path) -> None:
+    """The workflow's `recipe` job: the fields of model_recipe as the file `arst train --recipe`
+    reads, and one line saying so in its log."""
+    recipe = Recipe.from_dict(fields, source=str(path))
+    save_recipe(recipe, path)
+    write_text(log, f"wrote {path}: the recipe of {recipe.name}, {len(fields)} fields\n")
+
+
+def schedule_of(spec: Mapping[str, Any], config: Mapping[str, Any]) -> Schedule:
+    """How a model trains: the config's `train:` with the implementation's over it, and the
+    runtime's data-loading `workers`. Batch and size are left to the model's recipe file, which
+    holds them (model_recipe)."""
     train = _train(spec, config)
-    args = ["--recipe", spec["recipe"], "--name", spec["name"]]
-    for key, value in spec.get("set", {}).items():
-        # As YAML, which `--set` reads back: None must arrive as null, not the string 'None'.
-        args += ["--set", f"{key}={json.dumps(value)}"]
-    args += ["--epochs", str(train["epochs"])] if train.get("epochs") else ["--steps", str(train["steps"])]
-    args += ["--batch", str(batch_size(spec, config)), "--size", str(image_size(spec, config))]
-    args += ["--checkpoint-every", str(train["checkpoint_every"]), "--log-every", str(train["log_every"]),
-             "--diagnostics-every", str(train["diagnostics_every"]),
-             "--loss-weights", str(config["loss_network"]["weights"]),
-             "--loss-seed", str(config["loss_network"]["seed"]), "--workers", str(_runtime(spec, config)["workers"]),
-             "--divergence-factor", str(train.get("divergence_factor", DIVERGENCE_FACTOR))]
-    if train.get("stop_on_divergence"):
-        args.append("--stop-on-divergence")
-    return args + runtime_argv(spec, config)
+    try:
+        return Schedule(steps=train["steps"], epochs=train.get("epochs"),
+                        checkpoint_every=train["checkpoint_every"], log_every=train["log_every"],
+                        diagnostics_every=train["diagnostics_every"],
+                        divergence_factor=train.get("divergence_factor", DIVERGENCE_FACTOR),
+                        stop_on_divergence=train.get("stop_on_divergence", False),
+                        workers=_runtime(spec, config)["workers"])
+    except ArstError as exc:
+        raise ConfigError(f"config train (or implementations.{spec['name']}.train): {exc}") from None
+
+
+def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """`arst train` arguments for one model beyond its recipe file, paths, seed and threads:
+    its schedule, the loss network and its runtime."""
+    return [*schedule_of(spec, config).argv(), "--loss-weights", str(config["loss_network"]["weights"]),
+            "--loss-seed", str(config["loss_network"]["seed"]), *runtime_argv(spec, config)]
 
 
 def runtime_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:

@@ -271,3 +271,12 @@ def _preset(name: str) -> Recipe:
         raise ConfigError(f"unknown recipe preset {name!r}; presets: {PRESETS}")
     text = resources.files("arst").joinpath("recipes", f"{name}.yaml").read_text()
     return Recipe.from_dict(yaml.safe_load(text), source=f"preset {name}")
+
+
+def save_recipe(recipe: Recipe, path: str | Path) -> None:
+    """`recipe` as a YAML file of every field, which load_recipe (`arst train --recipe FILE`)
+    reads back as the same Recipe; written atomically."""
+    from .io import write_text
+
+    header = f"# The recipe of {recipe.name!r}, every field (arst.recipe.Recipe); arst train --recipe reads it.\n"
+    write_text(path, header + yaml.safe_dump(recipe.to_dict(), sort_keys=False))

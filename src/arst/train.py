@@ -22,15 +22,15 @@ from .alphas import sample_alpha, step_generator
 from .data.images import ContentCache, load_style
 from . import diagnostics
 from .errors import ConfigError, TrainingDiverged
-from .guard import DIVERGENCE_FACTOR, DivergenceGuard
+from .guard import DivergenceGuard
 from .io import atomic_path, sha256
 from .losses import Objective, gradient_cosine
 from .nn.model import build_model
 from .recipe import Recipe
 from .runtime import Runtime
+from .schedule import Schedule
 
 log = logging.getLogger("arst")
-CHECKPOINT_EVERY = 2000  # steps between checkpoints when the caller gives none
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -233,44 +233,37 @@ class Progress:
         self.bar.close()
 
 
-def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: Recipe,
-          steps: int | None = None, epochs: float | None = None, seed: int = 42, batch_size: int | None = None, image_size: int | None = None,
-          loss_weights: str = "random", loss_seed: int = 0, checkpoint_every: int | None = None,
-          log_every: int = 1, diagnostics_every: int = 0, runtime: Runtime | None = None,
-          workers: int = 0, progress: bool = True, divergence_factor: float = DIVERGENCE_FACTOR,
-          stop_on_divergence: bool = False) -> Path:
-    """Train `recipe` for `steps` steps (or `epochs` passes over the content images, the
+def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: Recipe, schedule: Schedule,
+          seed: int = 42, loss_weights: str = "random", loss_seed: int = 0, runtime: Runtime | None = None,
+          progress: bool = True) -> Path:
+    """Train `recipe` on `schedule` (its steps, or epochs: passes over the content images, the
     port's schedule); resume from out_dir/checkpoint.pt if it is there.
 
-    Writes out_dir/checkpoint.pt (every `checkpoint_every` steps and at the end),
+    Writes out_dir/checkpoint.pt (every `schedule.checkpoint_every` steps and at the end),
     out_dir/log.csv (step rows), out_dir/adjustability_log.csv (every `diagnostics_every`
     steps and at the end: diagnostics.adjustability on a fixed probe batch, the first four
     content images), and at the end out_dir/model.pt, out_dir/losses.csv and
-    out_dir/adjustability.csv.
+    out_dir/adjustability.csv. Every checkpoint holds the schedule, resolved (its steps, batch
+    and size as trained).
 
     The divergence guard (arst.guard) watches the logged losses and diagnostics: when one jumps
-    beyond `divergence_factor` times its recent median (0: never), the log says so in one line,
-    and every checkpoint from then on records `diverged_at`; with `stop_on_divergence` training
-    stops there and model.pt is the last checkpoint written before the guard fired.
+    beyond `schedule.divergence_factor` times its recent median (0: never), the log says so in
+    one line, and every checkpoint from then on records `diverged_at`; with
+    `schedule.stop_on_divergence` training stops there and model.pt is the last checkpoint
+    written before the guard fired.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runtime = runtime or Runtime.resolve()
-    batch = batch_size or recipe.batch_size
-    size = image_size or recipe.image_size
-    every = checkpoint_every or CHECKPOINT_EVERY
+    size = schedule.size or recipe.image_size  # the cache's; the rest of the schedule needs its length
     content = Path(content)
     # The style first: a missing style must not wait for the whole content folder to decode
     # (COCO's 83,000 images).
     style_image = load_style(style, recipe.style_size)
     cache = ContentCache(content) if content.suffix == ".npy" else ContentCache.from_folder(content, size)
-    if (steps is None) == (epochs is None):
-        raise ConfigError("give exactly one of steps and epochs")
-    if epochs is not None:
-        steps = math.ceil(epochs * len(cache) / batch)
-    if steps < 1 or batch < 1 or every < 1 or log_every < 1:
-        raise ConfigError(f"steps ({steps}), batch ({batch}), checkpoint_every ({every}) and "
-                          f"log_every ({log_every}) must all be at least 1")
+    schedule = schedule.resolved(recipe.batch_size, recipe.image_size, len(cache))
+    steps, batch, every, log_every = schedule.steps, schedule.batch, schedule.checkpoint_every, schedule.log_every
+    diagnostics_every = schedule.diagnostics_every
     if cache.size != size:
         raise ConfigError(f"content cache {content} holds {cache.size}px images, training asks for {size}px")
     # The recipe the checkpoint stores states what was trained, batch and size overrides included.
@@ -300,7 +293,10 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         objective.ema.started.fill_(True)  # a checkpoint follows at least one update
         start = state["step"]
         diverged_at = state.get("diverged_at")
-        log.info("resuming %s from step %d", out, start)
+        # A checkpoint from before schedules were stored has none: nothing to compare.
+        before = Schedule.from_dict(state["schedule"], str(ckpt_path)) if "schedule" in state else schedule
+        changed = schedule.changes(before)
+        log.info("resuming %s from step %d%s", out, start, f" ({', '.join(changed)})" if changed else "")
 
     names = objective.term_names
     columns = (["step", "loss_total"] + [f"loss_{n}" for n in names] + [f"ema_{n}" for n in names]
@@ -310,7 +306,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     diag_log = TrainLog(out / "adjustability_log.csv", ["step", *diagnostics.columns(recipe.style_layers)],
                         check_finite=False)
     diag_log.truncate(start)
-    guard = DivergenceGuard(columns, diag_log.columns, divergence_factor) if divergence_factor > 0 else None
+    guard = (DivergenceGuard(columns, diag_log.columns, schedule.divergence_factor)
+             if schedule.divergence_factor > 0 else None)
     probe = runtime.images(cache.batch(list(range(min(4, len(cache))))))
     probe_alphas = runtime.upload(diagnostics.probe_alphas(recipe.n_alpha))
 
@@ -326,7 +323,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
             return False
         diverged_at = guard.fired[0]
         log.warning("%s", guard.message(str(ckpt_path) if ckpt_path.exists() else "none yet"))
-        return stop_on_divergence
+        return schedule.stop_on_divergence
 
     def save_checkpoint(step: int) -> tuple[list[list[float]], bool]:
         """Write every pending row, then the checkpoint, unless the guard stops training on those
@@ -336,12 +333,13 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         stop = watch(rows, diag_log.flush(wait=True))
         if not (stop and ckpt_path.exists()):
             checkpoint.save(ckpt_path, checkpoint.provenance(
-                **identity, step=step, steps=steps, content=str(content), content_images=len(cache),
+                **identity, step=step, steps=steps, schedule=schedule.to_dict(), content=str(content),
+                content_images=len(cache),
                 style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
                 ema=objective.ema.value.detach().cpu(), runtime=runtime.describe(), diverged_at=diverged_at))
         return rows, stop
 
-    batches = StepBatches(cache, batch, recipe.shuffle, seed).loader(start, steps, workers, runtime.cuda)
+    batches = StepBatches(cache, batch, recipe.shuffle, seed).loader(start, steps, schedule.workers, runtime.cuda)
     began = time.perf_counter()
     shown = Progress(steps, start, f"train {recipe.name} seed {seed}", Progress.interval(steps, log_every),
                      enabled=progress)

@@ -18,8 +18,10 @@ from arst.plan import (
     experiment_argv,
     image_size,
     loss_weights_file,
+    model_recipe,
     train_argv,
     trained_models,
+    write_recipe_file,
 )
 
 IMPLS = list(config["implementations"])
@@ -109,8 +111,16 @@ def loss_weights_input(w):
     return _plan(loss_weights_file, TRAINED[w.model], config, "resources/torch") or []
 
 
+def recipe_fields(w):
+    """Every field of the model's recipe (arst.plan.model_recipe): as a param of the job that
+    writes the recipe file, a change to any of them reruns that file and what reads it.
+    """
+    return _plan(model_recipe, TRAINED[w.model], config).to_dict()
+
+
 def train_args(w):
-    return shlex.join(train_argv(TRAINED[w.model], config))
+    """`arst train`'s schedule, loss network and runtime flags (its recipe is a file)."""
+    return shlex.join(_plan(train_argv, TRAINED[w.model], config))
 
 
 def content_cache(w):

@@ -1,10 +1,25 @@
-# Train every model (common.smk's TRAINED: each implementation, the ablation, the
-# fixed-alpha models) x style x seed. A killed job resumes from the checkpoint.pt beside
-# its outputs (not an output, so Snakemake leaves it in place).
+# Each model's whole recipe (common.smk's TRAINED: each implementation, the ablation, the
+# fixed-alpha models), once, beside its runs: the one file its training reads. Every field is a
+# param, so changing one in the config reruns exactly the models it changes. Written in
+# Snakemake's own process (run:, calling arst.plan), not by a command, so the fields reach the
+# file as values, never flattened into arguments; local: a short file is no cluster job.
+rule recipe:
+    output:
+        recipe="results/models/{model}/recipe.yaml",
+    log:
+        "results/logs/recipe/{model}.log",
+    localrule: True
+    params:
+        fields=recipe_fields,
+    run:
+        write_recipe_file(params.fields, output.recipe, log[0])
 
 
+# Train every model x style x seed. A killed job resumes from the checkpoint.pt beside its
+# outputs (not an output, so Snakemake leaves it in place).
 rule train:
     input:
+        recipe="results/models/{model}/recipe.yaml",
         content=content_cache,
         style=style_image,
         weights=loss_weights_input,
@@ -27,8 +42,9 @@ rule train:
         out=model_dir,
         args=train_args,
     shell:
-        "TORCH_HOME=resources/torch arst train --content {input.content} --style {input.style}"
-        " --out {params.out} --seed {wildcards.seed} --threads {threads} {params.args}"
+        "TORCH_HOME=resources/torch arst train --recipe {input.recipe} --content {input.content}"
+        " --style {input.style} --out {params.out} --seed {wildcards.seed} --threads {threads}"
+        " {params.args}"
         " > {log} 2>&1"
 
 

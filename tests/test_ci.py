@@ -1,0 +1,123 @@
+"""The GitHub Actions workflow users copy into their own CI (.github/workflows/main.yml) and the
+catalogue's file (.snakemake-workflow-catalog.yml): every command CI runs exists in this
+repository, and the cheap ones (formatting, lint, a dry-run of every config) pass here."""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "main.yml"
+# Every `run:` step, by name: run here by this file, or (heavy: minutes, root, packages from
+# Debian) only checked to exist. A step in neither set fails the first test: decide which.
+RUN_HERE = {"Formatting", "Linting", "Dry-run every config"}
+CHECKED_ONLY = {"Install", "Test config end to end", "Test suite with SLURM and the browser tests"}
+SHELL_WORDS = {"for", "in", "do", "done", "exit"}
+
+
+def _run_steps() -> dict[str, str]:
+    """step name -> its `run:` command, over every job (a name used twice must run one command)."""
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    steps = {}
+    for job in jobs.values():
+        for step in job["steps"]:
+            if "run" in step:
+                assert steps.setdefault(step["name"], step["run"]) == step["run"], step["name"]
+    return steps
+
+
+def _commands(script: str) -> list[list[str]]:
+    """The simple commands of a step's one-line bash script, as words: split at `&&`, `||` and
+    `;`, with each `$(...)` a single word and bash's loop keywords dropped."""
+    script = re.sub(r'"?\$\([^)]*\)"?', "SUBSTITUTED", script)
+    commands = []
+    for part in re.split(r"\s*(?:&&|\|\||;)\s*", script.strip()):
+        words = shlex.split(part)
+        if words and words[0] == "for":  # for NAME in WORDS: the words are what it iterates over
+            commands.append(["for", *words[3:]])
+        elif words and words[0] in ("do", "done"):
+            words = words[1:]
+        if words and words[0] != "for":
+            commands.append(words)
+    return commands
+
+
+def _env() -> dict[str, str]:
+    """This interpreter's bin folder first on PATH, as an activated venv (and CI's install) has it."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_every_step_is_known_and_every_command_and_file_it_names_exists():
+    steps = _run_steps()
+    assert set(steps) == RUN_HERE | CHECKED_ONLY, set(steps) ^ (RUN_HERE | CHECKED_ONLY)
+    env_path = _env()["PATH"]
+    for name, script in steps.items():
+        for words in _commands(script):
+            program = words[0]
+            if program == "for":
+                assert all(list(ROOT.glob(w)) for w in words[1:]), (name, words)  # it iterates over files
+                continue
+            if program in SHELL_WORDS:
+                continue
+            assert shutil.which(program, path=env_path), f"{name}: {program} is not installed here"
+            if program == "bash":
+                assert (ROOT / words[1]).is_file(), f"{name}: {words[1]} is not in the repository"
+            # Every argument that names a file or folder of the repository names one that exists.
+            for word in words[1:]:
+                if not word.startswith(("-", "$", "SUBSTITUTED")) and ("/" in word or word == "Snakefile"):
+                    assert (ROOT / word).exists() or list(ROOT.glob(word)), f"{name}: {word} not found"
+            if "--configfile" in words and not words[words.index("--configfile") + 1].startswith("$"):
+                assert (ROOT / words[words.index("--configfile") + 1]).is_file(), (name, words)
+
+
+def test_the_install_step_installs_what_the_others_run():
+    """`pip install -e '.[test]'`: the extra exists and holds the tools the later steps call."""
+    assert _commands(_run_steps()["Install"]) == [["pip", "install", "-e", ".[test]"]]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extra = " ".join(project["optional-dependencies"]["test"])
+    assert "snakefmt" in extra and "pytest" in extra
+    assert any(d.startswith("snakemake") for d in project["dependencies"])
+
+
+def test_every_job_runs_in_debian_with_a_python_arst_supports_and_ci_runs_every_push():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as true
+    assert {"push", "pull_request"} <= set(triggers)
+    required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    for name, job in workflow["jobs"].items():
+        # .ci/run installs SLURM and Chromium from Debian, as root: an Ubuntu runner's chromium is a snap.
+        image = re.fullmatch(r"python:(\d+)\.(\d+)-(bookworm|trixie)", job["container"])
+        assert image, (name, job["container"])
+        assert required == ">=3.11" and (int(image[1]), int(image[2])) >= (3, 11), (name, required)
+
+
+@pytest.mark.parametrize("name", sorted(RUN_HERE))
+def test_a_cheap_step_passes_here(name):
+    script = _run_steps()[name]
+    proc = subprocess.run(["bash", "-c", script], cwd=ROOT, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, f"{name}: {script}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+def test_the_catalogue_file_says_what_the_workflow_offers():
+    catalogue = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert set(catalogue) == {"mandatory-flags", "software-stack-deployment", "report"}
+    assert set(catalogue["mandatory-flags"]) == {"desc", "flags"}
+    deployment = catalogue["software-stack-deployment"]
+    assert set(deployment) == {"conda", "singularity", "singularity+conda"}
+    # conda: the rules name envs/arst.yaml (`snakemake --lint` requires it of every rule); no container.
+    assert deployment["conda"] is True and (ROOT / "envs" / "arst.yaml").is_file()
+    assert not deployment["singularity"] and not deployment["singularity+conda"]
+    assert "container:" not in (ROOT / "Snakefile").read_text()
+    # report: the Snakefile declares the report's front page, and it exists.
+    front = re.search(r'^report: "([^"]+)"', (ROOT / "Snakefile").read_text(), re.M)
+    assert catalogue["report"] is True and front and (ROOT / front[1]).is_file()
+    # The workflow's configuration is described where the catalogue shows it from.
+    assert (ROOT / "config" / "README.md").is_file()
