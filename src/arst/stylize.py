@@ -40,17 +40,23 @@ def parse_alpha(value: str | Sequence[float] | None, recipe: Recipe, source: str
 def stylize_tensor(model: AdjustableStyleTransfer, image: torch.Tensor, alpha: torch.Tensor,
                    runtime: Runtime | None = None) -> torch.Tensor:
     """(B, 3, H, W) in 0..255 -> same size, float, unclamped (the baseline's output is
-    unbounded; it is clamped only when saved). Padded by reflection to a multiple of 4 so
-    the two stride-2 convolutions and upsamplings give back H x W."""
+    unbounded; it is clamped only when saved); any H and W (any_size)."""
     runtime = runtime or Runtime(torch.device("cpu"))
-    h, w = image.shape[-2:]
-    pad_h, pad_w = (-h) % 4, (-w) % 4
-    x = runtime.images(image)
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
     with runtime.autocast():
-        y = model(x, alpha.to(runtime.device))
-    return y[..., :h, :w].float()
+        y = any_size(model, runtime.images(image), alpha.to(runtime.device))
+    return y.float()
+
+
+def any_size(model: Callable, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """model(x, alpha) for x of any height and width: padded by reflection to a multiple of 4
+    (the two stride-2 convolutions and upsamplings then give back its size), the output cut
+    back. One function for stylize_tensor and the ONNX export (arst.export), so both pad
+    alike. Padded even by zero pixels: under torch.export the sizes are symbolic, and a branch
+    on them would fix the exported graph to the example's remainder (a copy costs little
+    beside the model)."""
+    h, w = x.shape[-2:]
+    x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
+    return model(x, alpha)[..., :h, :w]
 
 
 def load_stylizer(checkpoint: str | Path, runtime: Runtime) -> tuple[Callable, dict]:

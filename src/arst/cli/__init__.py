@@ -22,6 +22,8 @@ Setup = Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], None]
 VERBS: dict[str, tuple[str, str]] = {
     "train": ("train", "train one implementation (recipe) on a content folder or prepared cache"),
     "stylize": ("train", "stylize images with a checkpoint at any alpha"),
+    "export": ("export", "a trained model as an ONNX file (any image size; its metadata names the model), "
+                         "checked against torch in onnxruntime"),
     "prepare": ("data", "decode, resize and crop a content folder once into a .npy cache"),
     "sample-photos": ("data", "write scikit-image's bundled colour photos (offline content images)"),
     "make-style": ("data", "generate a procedural style image (offline style)"),
