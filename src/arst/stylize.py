@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -14,6 +17,8 @@ from .errors import ConfigError, DataError
 from .nn.model import AdjustableStyleTransfer
 from .recipe import Recipe, check_alpha
 from .runtime import Runtime
+
+log = logging.getLogger("arst")
 
 
 def parse_alpha(value: str | Sequence[float] | None, recipe: Recipe, source: str = "alpha") -> torch.Tensor:
@@ -61,9 +66,23 @@ def any_size(model: Callable, x: torch.Tensor, alpha: torch.Tensor) -> torch.Ten
 
 def load_stylizer(checkpoint: str | Path, runtime: Runtime) -> tuple[Callable, dict]:
     """A checkpoint's model as `runtime` runs it for stylizing (built with its channel padding,
-    on its device, on its fast path: Runtime.inference), and the checkpoint's metadata."""
+    on its device, on its fast path: Runtime.inference), and the checkpoint's metadata, with
+    meta["runtime"] the runtime that runs it: `runtime`, or on the onnxruntime engine, torch's
+    when the export's output is not within arst.export.TOLERANCE of torch's."""
     model, meta = load_model(checkpoint, runtime.channel_multiple)
-    return runtime.inference(runtime.module(model)), meta
+    if runtime.engine == "onnxruntime":
+        from .export import TOLERANCE
+        began = time.perf_counter()
+        engine = runtime.inference(model)
+        difference = engine.max_difference(model)
+        if difference <= TOLERANCE:
+            log.info("%s: exported to ONNX for onnxruntime in %.1f s, within %.2g grey levels of torch",
+                     checkpoint, time.perf_counter() - began, difference)
+            return engine, {**meta, "runtime": runtime}
+        runtime = dataclasses.replace(runtime, engine="torch")
+        log.warning("%s: onnxruntime's output differs from torch's by %.3g grey levels, more than the "
+                    "tolerance %g: stylizing with torch", checkpoint, difference, TOLERANCE)
+    return runtime.inference(runtime.module(model)), {**meta, "runtime": runtime}
 
 
 def output_paths(inputs: Sequence[str | Path], out: str | Path) -> list[tuple[Path, Path]]:
@@ -105,6 +124,8 @@ def stylize_files(checkpoint: str | Path, inputs: Sequence[str | Path], outputs:
         raise ConfigError(f"{len(inputs)} inputs but {len(outputs)} outputs")
     runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
     model, meta = load_stylizer(checkpoint, runtime)
+    runtime = meta["runtime"]
+    log.info("stylizing on %s", runtime.describe())
     a = parse_alpha(alpha, meta["recipe"], source=f"alpha for {checkpoint}")
     written = []
     for src, dst in zip(inputs, outputs):
