@@ -1,9 +1,14 @@
 """`arst export`: both implementations, trained a few steps, as ONNX files that onnxruntime runs
 at any size (odd ones too) and at any alpha as torch does, within arst.export.TOLERANCE; the
-metadata that names the model; and the one line that says what to install when onnx is missing."""
+metadata that names the model; the one line that says what to install when onnx is missing; the
+exports cached for stylizing (once per checkpoint file); and the dynamo exporter, the fallback.
+
+Each implementation is trained and exported once, by the module's fixture; the cache's tests
+reuse its files in place of exporting (an export costs seconds, a dynamo one ten or more)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import numpy as np
@@ -13,8 +18,10 @@ import torch
 from arst import export as onnx_export
 from arst.checkpoint import load_model
 from arst.cli import main as cli
+from arst.io import sha256
 from arst.recipe import load_recipe
-from arst.stylize import stylize_tensor
+from arst.runtime import Runtime
+from arst.stylize import load_stylizer, stylize_tensor
 from arst.train import train
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
@@ -80,6 +87,8 @@ def test_metadata_names_the_model(exported, name):
     values = onnx_export.read_metadata(onnx_file)
     assert set(onnx_export.METADATA_KEYS) <= set(values)
     assert values["implementation"] == name
+    assert values["checkpoint_sha256"] == sha256(checkpoint)
+    assert values["exported_with"].endswith(f", TorchScript exporter, opset {onnx_export.OPSET}")
     assert values["style_layers"].split(",") == list(recipe.style_layers)
     assert values["loss_network"] == "random(seed=0)"
     assert values["training_steps"] == str(TRAIN_STEPS) and values["seed"] == "3"
@@ -108,3 +117,137 @@ def test_a_file_that_is_not_onnx_is_named(tmp_path):
     bad.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
     with pytest.raises(onnx_export.DataError, match="bad.onnx: not a readable ONNX file"):
         onnx_export.read_metadata(bad)
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+@pytest.fixture
+def counted_export(exported, monkeypatch, tmp_path):
+    """A cache of this test's own, and onnx_model replaced by one that counts its calls and
+    gives the fixture's export of the corrected model (no export's seconds)."""
+    import onnx
+    monkeypatch.setenv("ARST_CACHE_DIR", str(tmp_path / "cache"))
+    checkpoint, onnx_file = exported["corrected"]
+    calls = []
+
+    def onnx_model(model, metadata=None):
+        calls.append(metadata)
+        return onnx.load(str(onnx_file))
+    monkeypatch.setattr(onnx_export, "onnx_model", onnx_model)
+    copy = tmp_path / "model.pt"
+    shutil.copy(checkpoint, copy)
+    return copy, calls
+
+
+ONNX = Runtime(torch.device("cpu"), engine="onnxruntime")
+
+
+def test_the_export_is_cached_and_a_changed_checkpoint_exports_again(counted_export, caplog):
+    checkpoint, calls = counted_export
+    caplog.set_level(logging.INFO, logger="arst")
+    first, meta = load_stylizer(checkpoint, ONNX)
+    assert len(calls) == 1 and calls[0]["checkpoint_sha256"] == sha256(checkpoint)
+    [cached] = (onnx_export.cache_dir() / "onnx").iterdir()
+    assert cached == onnx_export.cache_path(sha256(checkpoint)) and cached.name.startswith(sha256(checkpoint))
+    assert meta["runtime"].engine == "onnxruntime" and "exported to ONNX in" in caplog.text
+    caplog.clear()
+    second, meta = load_stylizer(checkpoint, ONNX)
+    assert len(calls) == 1, "the second load exported again"
+    assert meta["runtime"].engine == "onnxruntime" and f"reused the ONNX export cached in {cached}" in caplog.text
+    image, alpha = onnx_export.probe(3)
+    assert torch.equal(first(image, alpha), second(image, alpha))
+    # The same weights saved anew (another step count): another file, so exported again.
+    state = torch.load(checkpoint, weights_only=True)
+    torch.save({**state, "step": state["step"] + 1}, checkpoint)
+    load_stylizer(checkpoint, ONNX)
+    assert len(calls) == 2 and len(list((onnx_export.cache_dir() / "onnx").iterdir())) == 2
+
+
+def test_the_cache_key_holds_the_arst_and_torch_versions(monkeypatch):
+    before = onnx_export.cache_path("0" * 64)
+    monkeypatch.setattr(onnx_export.torch, "__version__", "9.9.9")
+    assert onnx_export.cache_path("0" * 64) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(onnx_export, "__version__", "9.9.9")
+    assert onnx_export.cache_path("0" * 64) != before
+
+
+def test_a_broken_cache_file_is_exported_again(counted_export, caplog):
+    checkpoint, calls = counted_export
+    cached = onnx_export.cache_path(sha256(checkpoint))
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not onnx")
+    _, meta = load_stylizer(checkpoint, ONNX)
+    assert len(calls) == 1 and meta["runtime"].engine == "onnxruntime"
+    assert f"the cached ONNX export {cached} is unreadable" in caplog.text
+    assert onnx_export.read_metadata(cached)["implementation"] == "corrected"  # replaced
+
+
+def test_an_export_over_the_tolerance_is_not_cached_and_stylizes_with_torch(exported, counted_export, monkeypatch,
+                                                                           caplog):
+    """A cached export that no longer matches its checkpoint (here one weight changed) is
+    exported again; an export over the tolerance leaves torch to stylize, and no cache."""
+    import onnx
+    from onnx import numpy_helper
+    checkpoint, calls = counted_export
+    wrong = onnx.load(str(exported["corrected"][1]))
+    largest = max(wrong.graph.initializer, key=lambda t: numpy_helper.to_array(t).size)
+    largest.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(largest) * 1.5, largest.name))
+    cached = onnx_export.cache_path(sha256(checkpoint))
+    cached.parent.mkdir(parents=True)
+    onnx.save(wrong, str(cached))
+    monkeypatch.setattr(onnx_export, "onnx_model", lambda model, metadata=None: calls.append(metadata) or wrong)
+    model, meta = load_stylizer(checkpoint, ONNX)
+    assert len(calls) == 1 and meta["runtime"].engine == "torch"
+    assert f"the cached ONNX export {cached} differs from torch by" in caplog.text
+    assert f"more than the tolerance {onnx_export.TOLERANCE:g}: stylizing with torch" in caplog.text
+    assert not cached.exists()
+
+
+def test_a_cache_that_cannot_be_written_costs_a_warning(counted_export, monkeypatch, tmp_path, caplog):
+    checkpoint, calls = counted_export
+    (tmp_path / "a file").write_text("")
+    monkeypatch.setenv("ARST_CACHE_DIR", str(tmp_path / "a file"))  # no folder can be made under it
+    model, meta = load_stylizer(checkpoint, ONNX)
+    assert meta["runtime"].engine == "onnxruntime" and len(calls) == 1
+    assert "could not cache the ONNX export" in caplog.text
+
+
+def test_an_export_that_fails_stylizes_with_torch(counted_export, monkeypatch, caplog):
+    checkpoint, _ = counted_export
+
+    def broken(model, metadata=None):
+        raise RuntimeError("no exporter takes it")
+    monkeypatch.setattr(onnx_export, "onnx_model", broken)
+    model, meta = load_stylizer(checkpoint, ONNX)
+    assert meta["runtime"].engine == "torch" and isinstance(model(*onnx_export.probe(3)), torch.Tensor)
+    assert f"{checkpoint}: could not export to ONNX (RuntimeError: no exporter takes it): stylizing with torch" \
+        in caplog.text
+    assert not (onnx_export.cache_dir() / "onnx").exists()
+
+
+def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("ARST_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert onnx_export.cache_dir() == tmp_path / "arst"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert onnx_export.cache_dir() == onnx_export.Path.home() / ".cache" / "arst"
+
+
+def test_without_the_torchscript_exporter_dynamo_exports(exported, monkeypatch, caplog):
+    """The fallback for a torch without the TorchScript exporter; the one dynamo export of the
+    suite (about 10 s)."""
+    def gone(model):
+        raise RuntimeError("the TorchScript exporter was removed")
+    monkeypatch.setattr(onnx_export, "_torchscript_proto", gone)
+    caplog.set_level(logging.INFO, logger="arst")
+    model, _ = load_model(exported["corrected"][0])
+    proto = onnx_export.onnx_model(model)
+    assert "the TorchScript ONNX exporter failed (RuntimeError" in caplog.text
+    values = {p.key: p.value for p in proto.metadata_props}
+    assert ", dynamo exporter, opset " in values["exported_with"]
+    engine = onnx_export.OnnxStylizer(proto.SerializeToString())
+    assert engine.max_difference(model) <= onnx_export.TOLERANCE
+    image, alpha = torch.rand(2, 3, 21, 30) * 255, torch.tensor([[0.5, 1.0, 0.0]])
+    assert float((engine(image, alpha) - stylize_tensor(model, image, alpha)).abs().max()) <= onnx_export.TOLERANCE

@@ -236,7 +236,8 @@ class Runtime:
         compiled, by default as CUDA graphs, which replay a frame's hundred-odd kernels as one
         launch. A CUDA graph's output is overwritten by its next replay, so it is cloned.
         With the onnxruntime engine: the model exported (arst.export.OnnxStylizer; unchecked
-        here, stylize.load_stylizer checks it against torch)."""
+        and uncached here: stylize.load_stylizer loads a checkpoint's export from the cache and
+        checks it against torch)."""
         model.eval()
         if self.engine == "onnxruntime":
             from .export import OnnxStylizer

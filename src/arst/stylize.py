@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -68,20 +67,18 @@ def load_stylizer(checkpoint: str | Path, runtime: Runtime) -> tuple[Callable, d
     """A checkpoint's model as `runtime` runs it for stylizing (built with its channel padding,
     on its device, on its fast path: Runtime.inference), and the checkpoint's metadata, with
     meta["runtime"] the runtime that runs it: `runtime`, or on the onnxruntime engine, torch's
-    when the export's output is not within arst.export.TOLERANCE of torch's."""
+    when the export's output is not within arst.export.TOLERANCE of torch's. On onnxruntime the
+    export is made once per checkpoint file and cached (arst.export.checked_stylizer): a later
+    start only checks it against torch at arst.export.PROBE_SIZE."""
     model, meta = load_model(checkpoint, runtime.channel_multiple)
     if runtime.engine == "onnxruntime":
-        from .export import TOLERANCE
-        began = time.perf_counter()
-        engine = runtime.inference(model)
-        difference = engine.max_difference(model)
-        if difference <= TOLERANCE:
-            log.info("%s: exported to ONNX for onnxruntime in %.1f s, within %.2g grey levels of torch",
-                     checkpoint, time.perf_counter() - began, difference)
+        from .export import checked_stylizer
+        engine, difference, how = checked_stylizer(checkpoint, model, meta)
+        if engine is not None:
+            log.info("%s: %s, within %.2g grey levels of torch", checkpoint, how, difference)
             return engine, {**meta, "runtime": runtime}
         runtime = dataclasses.replace(runtime, engine="torch")
-        log.warning("%s: onnxruntime's output differs from torch's by %.3g grey levels, more than the "
-                    "tolerance %g: stylizing with torch", checkpoint, difference, TOLERANCE)
+        log.warning("%s: %s: stylizing with torch", checkpoint, how)
     return runtime.inference(runtime.module(model)), {**meta, "runtime": runtime}
 
 
