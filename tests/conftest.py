@@ -86,6 +86,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             f"set) and none answers ({config.stash[_SLURM_MISSING]}).", red=True, bold=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def arst_cache_dir(tmp_path_factory):
+    """arst's cache (the ONNX exports of checkpoints: arst.export.cache_dir) in a folder of this
+    session's, shared by its tests and the processes they start, never the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("arst-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARST_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def shared_images() -> Path:
     """The real reference images beside the repository (never copied into it)."""

@@ -1,7 +1,9 @@
 """`arst bench` end to end at tiny sizes: on the CPU always, on CUDA where there is one."""
 
+import importlib.util
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from arst.errors import ConfigError
 
 TINY = ["--train-size", "32", "--batch", "1", "--sizes", "32,36x22", "--train-steps", "1",
         "--stylize-iters", "1", "--warmup", "0", "--numerics-steps", "3", "--numerics-last", "2",
-        "--data-steps", "3", "--workers", "0,1"]
+        "--data-steps", "3", "--workers", "0,1", "--paths", "eager,bf16", "--path-sizes", "37x21"]
 
 
 def _positive(value) -> bool:
@@ -57,6 +59,39 @@ def test_bench_on_cpu_compares_a_runtime_that_differs(tmp_path, capsys):
     assert 0 < numerics["max_rel_diff"] < 0.15  # bf16's 8 bits over 3 steps (about 4% seen)
     assert numerics["max_rel_diff"] == max(v["rel_diff"] for v in numerics["per_layer"].values())
     assert f"max relative difference {100 * numerics['max_rel_diff']:.3f}% (goal 2%: " in printed
+    # The CPU's stylizing paths came first: bf16 autocast's picture is grey levels away from
+    # fp32's, so it is never the default however fast it is.
+    paths = result["cpu_paths"]
+    [row] = paths["sizes"]
+    assert row["size"] == "37x21" and set(row["paths"]) == {"eager", "bf16"} and row["gflop"] > 0
+    assert row["paths"]["eager"]["max_diff"] == 0 and row["paths"]["eager"]["ratio"] == 1
+    assert row["paths"]["bf16"]["max_diff"] > paths["tolerance"] and not row["paths"]["bf16"]["within_tolerance"]
+    assert re.search(r"^bf16 .* OVER tolerance$", printed, re.M)
+    assert paths["default_path"] != "bf16"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs the onnx extra")
+def test_cpu_paths_side_by_side_and_the_default_is_the_fastest_within_tolerance(tmp_path, capsys):
+    out = tmp_path / "paths.json"
+    assert cli(["bench", "--device", "cpu", "--only-paths", "--paths", "eager,channels_last,onnxruntime",
+                "--path-sizes", "48,36x20", "--stylize-iters", "2", "--json", str(out)]) == 0
+    paths, printed = json.loads(out.read_text())["cpu_paths"], capsys.readouterr().out
+    assert [row["size"] for row in paths["sizes"]] == ["48x48", "36x20"]
+    assert paths["sizes"][0]["gflop"] > paths["sizes"][1]["gflop"] > 0
+    for row in paths["sizes"]:
+        assert set(row["paths"]) == {"eager", "channels_last", "onnxruntime"}  # the JSON sorts them
+        for name, p in row["paths"].items():
+            assert _positive(p["ms"]) and _positive(p["gflop_s"]) and p["within_tolerance"], name
+            assert p["ratio"] == pytest.approx(row["paths"]["eager"]["ms"] / p["ms"])
+    # With the onnx extra installed the default is onnxruntime, and the table says so.
+    assert paths["default_path"] == "onnxruntime" and "onnxruntime" in paths["default"]
+    assert re.search(r"^onnxruntime .* ok  <- default$", printed, re.M)
+    assert "train " not in printed  # --only-paths
+
+
+def test_an_unknown_cpu_path_is_named(capsys):
+    assert cli(["bench", "--device", "cpu", "--only-paths", "--paths", "eager,turbo"]) == 2
+    assert "--paths turbo: expected some of eager,channels_last,bf16,compile,onnxruntime" in capsys.readouterr().err
 
 
 def test_bench_with_padded_channels_on_cpu(tmp_path, capsys):
@@ -115,3 +150,22 @@ def test_resolving_a_runtime_claims_no_gpu_and_claiming_is_its_own_step(tmp_path
     assert [runtime.claim_device("auto", tmp_path) for _ in range(2)] == ["cuda:0", "cuda:1"]
     assert runtime.claim_device("cuda:1", tmp_path) == "cuda:1"  # a device given is taken as given
     assert runtime.claim_device("cpu", tmp_path) == "cpu"
+
+
+def test_model_flops_are_the_convolutions_and_the_conditioner_counted_by_hand():
+    from arst.bench import model_flops
+    from arst.nn.model import build_model
+    from arst.recipe import load_recipe
+    model = build_model(load_recipe("corrected"), 0)
+    h, w = 64, 48
+
+    def conv(k, c_in, c_out, scale):  # 2 FLOPs per multiply-add, output at h*w*scale^2
+        return 2 * k * k * c_in * c_out * int(h * scale) * int(w * scale)
+    stylizer = (conv(9, 3, 32, 1) + conv(3, 32, 64, 0.5) + conv(3, 64, 128, 0.25)
+                + 2 * len(model.stylizer.res) * conv(3, 128, 128, 0.25)
+                + conv(3, 128, 64, 0.5) + conv(3, 64, 32, 1) + conv(9, 32, 3, 1))
+    conditioner = sum(2 * m.in_features * m.out_features for m in model.conditioner.modules()
+                      if isinstance(m, torch.nn.Linear))
+    assert model_flops(model, (h, w)) == stylizer + conditioner
+    # An odd size is counted as it runs: padded to a multiple of 4.
+    assert model_flops(model, (h - 3, w - 1)) == stylizer + conditioner

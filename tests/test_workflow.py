@@ -49,6 +49,20 @@ def test_snakefmt_check():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_onnx_target_writes_each_implementations_onnx_file_with_arst_export(tmp_path):
+    """The files are the rule's declared outputs, written by `arst export --out` (not the
+    stylizing engine's cache, arst.export.cache_dir)."""
+    import yaml
+    cfg = yaml.safe_load((CONFIGS / "test.yaml").read_text())
+    proc = snakemake("-n", "-p", "onnx", "--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tmp_path))
+    runs = [(impl, style, seed) for impl in cfg["implementations"] for style in cfg["styles"] for seed in cfg["seeds"]]
+    assert job_counts(proc.stdout)["export_onnx"] == len(runs)
+    for impl, style, seed in runs:
+        out = f"results/models/{impl}/{style}/seed{seed}/model.onnx"
+        assert f"output: {out}" in proc.stdout
+        assert f"arst export --checkpoint results/models/{impl}/{style}/seed{seed}/model.pt --out {out}" in proc.stdout
+
+
 @pytest.mark.parametrize("name", ["config", "test", "paper", "ablations", "gpu-scale", "conditioner", "retraining"])
 def test_dry_run_plans_expected_jobs(name, tmp_path):
     import yaml

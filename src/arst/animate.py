@@ -95,6 +95,7 @@ def alpha_sweep_gif(checkpoint: str | Path, image: str | Path, out: str | Path, 
         raise ConfigError(f"frame duration {frame_ms} ms: GIF viewers show at least 20 ms per frame")
     runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
     model, meta = load_stylizer(checkpoint, runtime)
+    runtime = meta["runtime"]
     layers = list(meta["recipe"].style_layers)
     _, content = load_eval_images([image], size)
     font = ImageFont.load_default()

@@ -325,3 +325,113 @@ def format_table(r: dict) -> str:
     for e in r["errors"]:
         lines.append(f"FAILED {e}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CPU stylizing paths
+
+# Every way arst can stylize on a CPU, compared by `arst bench --device cpu`: name -> Runtime
+# settings (each resolved as Runtime.resolve would, on the CPU).
+CPU_PATHS = {
+    "eager": dict(),
+    "channels_last": dict(channels_last=True),
+    "bf16": dict(precision="bf16"),
+    "compile": dict(compile=True),
+    "onnxruntime": dict(engine="onnxruntime"),
+}
+CPU_PATH_SIZES = "256,512,1920x1080"
+
+
+def model_flops(model: torch.nn.Module, size: tuple[int, int]) -> int:
+    """FLOPs of one frame of `size` (fp32 eager; torch.utils.flop_counter counts convolutions
+    and matrix products, 2 per multiply-add), counted on the meta device: no arithmetic runs."""
+    import copy
+
+    from torch.utils.flop_counter import FlopCounterMode
+    meta = copy.deepcopy(model).to("meta")
+    h, w = size
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        meta(torch.zeros(1, 3, h + (-h) % 4, w + (-w) % 4, device="meta"),
+             torch.zeros(1, model.n_alpha, device="meta"))
+    return counter.get_total_flops()
+
+
+def cpu_paths(paths: list[str], sizes: list[tuple[int, int]], iters: int, warmup: int, seed: int = 0,
+              report=print) -> dict:
+    """ms per frame of the default's corrected model (its architecture; weights as built) on
+    each CPU path in `paths` at each size, its ratio to eager fp32, achieved GFLOP/s, and the
+    largest difference of its output from eager's on the same frame (grey levels of 255),
+    judged against arst.export.TOLERANCE. Also which path Runtime.resolve picks by default."""
+    from .export import TOLERANCE
+    unknown = [p for p in paths if p not in CPU_PATHS]
+    if unknown:
+        raise ConfigError(f"--paths {','.join(unknown)}: expected some of {','.join(CPU_PATHS)}")
+    recipe = load_recipe(FAST)
+    model = build_model(recipe, seed).eval()
+    default = Runtime.resolve("cpu", engine="auto")
+    out = {"recipe": FAST, "threads": torch.get_num_threads(), "tolerance": TOLERANCE,
+           "default": default.describe(), "default_path": "onnxruntime" if default.engine == "onnxruntime"
+           else "eager", "sizes": [], "errors": []}
+    alpha = torch.tensor([recipe.default_alpha], dtype=torch.float32)
+    for size in sizes:
+        frame = synthetic_content(1, max(size), seed)[..., :size[0], :size[1]].float()
+        flops = model_flops(model, size)
+        row = {"size": size_name(size), "gflop": flops / 1e9, "paths": {}}
+        out["sizes"].append(row)
+        reference = None
+        for name in ["eager"] + [p for p in paths if p != "eager"]:
+            rt = Runtime.resolve("cpu", **{"precision": "fp32", "compile": False, "channels_last": False,
+                                          "engine": "torch", **CPU_PATHS[name]})
+            try:
+                run = rt.inference(rt.module(build_model(recipe, seed)))
+                for _ in range(warmup):
+                    y = stylize_tensor(run, frame, alpha, rt)
+                began = time.perf_counter()
+                for _ in range(iters):
+                    y = stylize_tensor(run, frame, alpha, rt)
+                seconds = (time.perf_counter() - began) / iters
+            except Exception as exc:  # noqa: BLE001 - one path failing leaves the others' figures
+                out["errors"].append(f"{name} {row['size']}: {type(exc).__name__}: {exc}")
+                report(f"cpu path {name} {row['size']}: FAILED ({type(exc).__name__}: {exc})")
+                continue
+            if reference is None:
+                reference = y
+            diff = float((y - reference).abs().max())
+            row["paths"][name] = {"ms": 1e3 * seconds, "gflop_s": flops / 1e9 / seconds, "max_diff": diff,
+                                  "within_tolerance": diff <= TOLERANCE}
+            report(f"cpu path {name} {row['size']}: {1e3 * seconds:.0f} ms, {flops / 1e9 / seconds:.0f} "
+                   f"GFLOP/s, max diff to eager {diff:.3g}")
+            del run
+        eager = row["paths"].get("eager", {}).get("ms")
+        for entry in row["paths"].values():
+            entry["ratio"] = eager / entry["ms"] if eager else None
+    return out
+
+
+def format_cpu_paths(r: dict) -> str:
+    sizes = r["sizes"]
+    names = list(dict.fromkeys(n for s in sizes for n in s["paths"]))
+    head = f"{'path':16}" + "".join(f"{s['size'] + ' (' + format(s['gflop'], '.3g') + ' GFLOP)':>30}" for s in sizes)
+    lines = [f"CPU stylizing paths: {r['recipe']} model, 1 frame, {r['threads']} threads; ms per frame, "
+             f"speed-up over eager, GFLOP/s; max |diff| to eager in grey levels (tolerance {r['tolerance']:g})",
+             head]
+    for name in names:
+        cells, diffs = [], []
+        for s in sizes:
+            p = s["paths"].get(name)
+            if p is None:
+                cells.append(f"{'failed':>30}")
+                continue
+            cells.append(f"{p['ms']:>11,.0f} ms {p['ratio']:>5.2f}x {p['gflop_s']:>5.0f} GF/s")
+            diffs.append(p["max_diff"])
+        worst = max(diffs, default=float("nan"))
+        verdict = "ok" if worst <= r["tolerance"] else "OVER tolerance"
+        mark = "  <- default" if name == r["default_path"] else ""
+        lines.append(f"{name:16}" + "".join(cells) + f"   diff {worst:.2g} {verdict}{mark}")
+    passing = {n: sum(s["paths"][n]["ms"] for s in sizes if n in s["paths"]) for n in names
+               if all(n in s["paths"] and s["paths"][n]["within_tolerance"] for s in sizes)}
+    fastest = min(passing, key=passing.get, default=None)
+    lines.append(f"default runtime here: {r['default']}; fastest path within tolerance: {fastest}"
+                 + ("" if fastest == r["default_path"] else "  (NOT the default)"))
+    for e in r["errors"]:
+        lines.append(f"FAILED {e}")
+    return "\n".join(lines)

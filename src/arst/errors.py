@@ -19,3 +19,7 @@ class FetchError(ArstError):
 
 class TrainingDiverged(ArstError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class MissingDependency(ArstError):
+    """An optional package a verb needs is not installed; the message says how to install it."""

@@ -15,6 +15,9 @@ import torch
 from .errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16")
+# What runs the stylizer at inference: torch itself, or an ONNX export of it in onnxruntime
+# (arst.export; fp32 on the CPU only). Training and the losses always run in torch.
+ENGINES = ("torch", "onnxruntime")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
@@ -54,6 +57,24 @@ def claim_gpu(count: int, lock_dir: str | os.PathLike | None = None) -> int | No
     return None
 
 
+def default_engine(device: torch.device, precision: str, compile: bool, channels_last: bool,
+                   channel_multiple: int) -> str:
+    """The one place that chooses what stylizes by default: on the CPU, onnxruntime where the
+    onnx extra is installed (on the 2-core machine, shared with training jobs: 5.9 and 2.5
+    times eager fp32 at 256 and 512 px, ahead of channels_last, 1.2 and 1.1, and
+    torch.compile, 0.9 and 2.2, which also compiles anew for every size; within
+    arst.export.TOLERANCE of eager, which bf16 autocast is not: `arst bench --device cpu`),
+    unless a torch setting was asked for (bf16, compile, channels_last, padded channels);
+    otherwise torch, fp32 eager (the gains of channels_last, measured under load, are within
+    the noise). Whether a given model's export stays within the tolerance is checked when it is loaded
+    (stylize.load_stylizer), which falls back to torch if not."""
+    from .export import onnx_available
+    if device.type == "cpu" and precision == "fp32" and not compile and not channels_last \
+            and channel_multiple == 1 and onnx_available():
+        return "onnxruntime"
+    return "torch"
+
+
 def _flag(value, name: str, auto: bool) -> bool:
     if value in ("auto", None):
         return auto
@@ -80,8 +101,15 @@ class Runtime:
     # by default everywhere until a GPU run measures it (`arst bench --channel-multiple 8`).
     # The networks are built with it (build_model, load_model, Objective.for_recipe).
     channel_multiple: int = 1
+    engine: str = "torch"  # ENGINES; resolve's `auto` is default_engine's choice
 
     def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine = {self.engine!r}: expected one of {ENGINES} or auto")
+        if self.engine == "onnxruntime" and (self.cuda or self.precision != "fp32" or self.compile
+                                            or self.channels_last or self.channel_multiple != 1):
+            raise ConfigError("engine = onnxruntime runs the model in fp32 on the CPU: it takes no CUDA "
+                              "device, bf16, compile, channels_last or channel_multiple (use engine torch)")
         if self.compile_mode not in (None, *COMPILE_MODES):
             raise ConfigError(f"compile_mode = {self.compile_mode!r}: expected one of "
                               f"{COMPILE_MODES} or auto")
@@ -93,9 +121,11 @@ class Runtime:
     @classmethod
     def resolve(cls, device: str = "auto", precision: str = "auto", compile="auto",
                 channels_last="auto", compile_mode: str | None = "auto",
-                channel_multiple="auto") -> "Runtime":
+                channel_multiple="auto", engine: str = "torch") -> "Runtime":
         """`auto`: CUDA when present; there bf16 autocast, channels_last and torch.compile are on
-        (each measured to help on an H100); on the CPU they are off (they do not help there)."""
+        (each measured to help on an H100); on the CPU they are off (they do not help there).
+        `engine` auto: default_engine's choice (stylizing verbs ask for it; training cannot use
+        onnxruntime, so the default here is torch)."""
         if device in ("auto", None):
             device = "cuda" if torch.cuda.is_available() else "cpu"  # which GPU: claim_device
         dev = torch.device(device)
@@ -110,18 +140,26 @@ class Runtime:
             channel_multiple = 1
         elif isinstance(channel_multiple, str) and channel_multiple.strip().isdigit():
             channel_multiple = int(channel_multiple)
-        return cls(dev, precision, _flag(compile, "compile", cuda), _flag(channels_last, "channels_last", cuda),
-                   None if compile_mode in ("auto", None) else compile_mode, channel_multiple)
+        compile, channels_last = _flag(compile, "compile", cuda), _flag(channels_last, "channels_last", cuda)
+        if engine in ("auto", None):
+            engine = default_engine(dev, precision, compile, channels_last, channel_multiple)
+        return cls(dev, precision, compile, channels_last,
+                   None if compile_mode in ("auto", None) else compile_mode, channel_multiple, engine)
 
     @property
     def cuda(self) -> bool:
         return self.device.type == "cuda"
 
     def describe(self) -> str:
+        """The device and engine, as every log line that states the runtime says them."""
         name = torch.cuda.get_device_name(self.device) if self.cuda else "cpu"
+        where = f"{name} ({self.device}{'' if self.cuda else f', {torch.get_num_threads()} threads'})"
+        if self.engine == "onnxruntime":
+            import onnxruntime
+            return f"{where}, onnxruntime {onnxruntime.__version__} (the model exported to ONNX), fp32"
         mode = f" ({self.default_mode})" if self.compile else ""
         padded = f", channels padded to {self.channel_multiple}" if self.channel_multiple > 1 else ""
-        return (f"{name} ({self.device}), {self.precision}, compile={self.compile}{mode}, "
+        return (f"{where}, torch {self.precision}, compile={self.compile}{mode}, "
                 f"channels_last={self.channels_last}{padded}")
 
     @property
@@ -196,8 +234,14 @@ class Runtime:
     def inference(self, model: torch.nn.Module):
         """`model` as stylizing calls it, model(images, alpha), on this runtime's fast path:
         compiled, by default as CUDA graphs, which replay a frame's hundred-odd kernels as one
-        launch. A CUDA graph's output is overwritten by its next replay, so it is cloned."""
+        launch. A CUDA graph's output is overwritten by its next replay, so it is cloned.
+        With the onnxruntime engine: the model exported (arst.export.OnnxStylizer; unchecked
+        and uncached here: stylize.load_stylizer loads a checkpoint's export from the cache and
+        checks it against torch)."""
         model.eval()
+        if self.engine == "onnxruntime":
+            from .export import OnnxStylizer
+            return OnnxStylizer.from_model(model)
         run = self.compiled(model)
 
         def stylize(images: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -14,6 +16,8 @@ from .errors import ConfigError, DataError
 from .nn.model import AdjustableStyleTransfer
 from .recipe import Recipe, check_alpha
 from .runtime import Runtime
+
+log = logging.getLogger("arst")
 
 
 def parse_alpha(value: str | Sequence[float] | None, recipe: Recipe, source: str = "alpha") -> torch.Tensor:
@@ -40,24 +44,42 @@ def parse_alpha(value: str | Sequence[float] | None, recipe: Recipe, source: str
 def stylize_tensor(model: AdjustableStyleTransfer, image: torch.Tensor, alpha: torch.Tensor,
                    runtime: Runtime | None = None) -> torch.Tensor:
     """(B, 3, H, W) in 0..255 -> same size, float, unclamped (the baseline's output is
-    unbounded; it is clamped only when saved). Padded by reflection to a multiple of 4 so
-    the two stride-2 convolutions and upsamplings give back H x W."""
+    unbounded; it is clamped only when saved); any H and W (any_size)."""
     runtime = runtime or Runtime(torch.device("cpu"))
-    h, w = image.shape[-2:]
-    pad_h, pad_w = (-h) % 4, (-w) % 4
-    x = runtime.images(image)
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
     with runtime.autocast():
-        y = model(x, alpha.to(runtime.device))
-    return y[..., :h, :w].float()
+        y = any_size(model, runtime.images(image), alpha.to(runtime.device))
+    return y.float()
+
+
+def any_size(model: Callable, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """model(x, alpha) for x of any height and width: padded by reflection to a multiple of 4
+    (the two stride-2 convolutions and upsamplings then give back its size), the output cut
+    back. One function for stylize_tensor and the ONNX export (arst.export), so both pad
+    alike. Padded even by zero pixels: under torch.export the sizes are symbolic, and a branch
+    on them would fix the exported graph to the example's remainder (a copy costs little
+    beside the model)."""
+    h, w = x.shape[-2:]
+    x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
+    return model(x, alpha)[..., :h, :w]
 
 
 def load_stylizer(checkpoint: str | Path, runtime: Runtime) -> tuple[Callable, dict]:
     """A checkpoint's model as `runtime` runs it for stylizing (built with its channel padding,
-    on its device, on its fast path: Runtime.inference), and the checkpoint's metadata."""
+    on its device, on its fast path: Runtime.inference), and the checkpoint's metadata, with
+    meta["runtime"] the runtime that runs it: `runtime`, or on the onnxruntime engine, torch's
+    when the export's output is not within arst.export.TOLERANCE of torch's. On onnxruntime the
+    export is made once per checkpoint file and cached (arst.export.checked_stylizer): a later
+    start only checks it against torch at arst.export.PROBE_SIZE."""
     model, meta = load_model(checkpoint, runtime.channel_multiple)
-    return runtime.inference(runtime.module(model)), meta
+    if runtime.engine == "onnxruntime":
+        from .export import checked_stylizer
+        engine, difference, how = checked_stylizer(checkpoint, model, meta)
+        if engine is not None:
+            log.info("%s: %s, within %.2g grey levels of torch", checkpoint, how, difference)
+            return engine, {**meta, "runtime": runtime}
+        runtime = dataclasses.replace(runtime, engine="torch")
+        log.warning("%s: %s: stylizing with torch", checkpoint, how)
+    return runtime.inference(runtime.module(model)), {**meta, "runtime": runtime}
 
 
 def output_paths(inputs: Sequence[str | Path], out: str | Path) -> list[tuple[Path, Path]]:
@@ -99,6 +121,8 @@ def stylize_files(checkpoint: str | Path, inputs: Sequence[str | Path], outputs:
         raise ConfigError(f"{len(inputs)} inputs but {len(outputs)} outputs")
     runtime = runtime or Runtime.resolve(precision="fp32", compile=False, channels_last=False)
     model, meta = load_stylizer(checkpoint, runtime)
+    runtime = meta["runtime"]
+    log.info("stylizing on %s", runtime.describe())
     a = parse_alpha(alpha, meta["recipe"], source=f"alpha for {checkpoint}")
     written = []
     for src, dst in zip(inputs, outputs):

@@ -51,3 +51,25 @@ rule train:
 rule models:
     input:
         per_model(MODEL),
+
+
+# Every model as an ONNX file (`arst export`; `snakemake onnx` exports the implementations'
+# models, as `models` trains them; any other trained model by naming its model.onnx). Not
+# part of `all`: it needs the onnx extra (pip install -e '.[onnx]'), which the default does not.
+rule export_onnx:
+    input:
+        model="results/models/{model}/{style}/seed{seed}/model.pt",
+    output:
+        "results/models/{model}/{style}/seed{seed}/model.onnx",
+    log:
+        "results/logs/export/{model}_{style}_seed{seed}.log",
+    conda:
+        "../../envs/arst.yaml"
+    threads: EVAL["threads"]
+    shell:
+        "arst export --checkpoint {input.model} --out {output} --threads {threads} > {log} 2>&1"
+
+
+rule onnx:
+    input:
+        per_model("results/models/{impl}/{style}/seed{seed}/model.onnx"),

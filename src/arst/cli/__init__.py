@@ -22,6 +22,8 @@ Setup = Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], None]
 VERBS: dict[str, tuple[str, str]] = {
     "train": ("train", "train one implementation (recipe) on a content folder or prepared cache"),
     "stylize": ("train", "stylize images with a checkpoint at any alpha"),
+    "export": ("export", "a trained model as an ONNX file (any image size; its metadata names the model), "
+                         "checked against torch in onnxruntime"),
     "prepare": ("data", "decode, resize and crop a content folder once into a .npy cache"),
     "sample-photos": ("data", "write scikit-image's bundled colour photos (offline content images)"),
     "make-style": ("data", "generate a procedural style image (offline style)"),
@@ -70,8 +72,13 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def runtime_args(p: argparse.ArgumentParser) -> None:
+def runtime_args(p: argparse.ArgumentParser, engine: bool = False) -> None:
+    """The runtime's flags; with `engine`, --engine too (the stylizing verbs')."""
     g = p.add_argument_group("runtime (auto: fast path on CUDA, plain fp32 on the CPU)")
+    if engine:
+        g.add_argument("--engine", default="auto",
+                       help="what runs the model: auto (on the CPU onnxruntime where the onnx extra is "
+                            "installed and no torch setting is asked for, else torch), torch or onnxruntime")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
     g.add_argument("--compile", default="auto", help="auto, true or false (torch.compile)")
@@ -91,7 +98,7 @@ def runtime_from(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     return Runtime.resolve(claim_device(args.device), args.precision, args.compile, args.channels_last,
-                           channel_multiple=args.channel_multiple)
+                           channel_multiple=args.channel_multiple, engine=getattr(args, "engine", "torch"))
 
 
 def _register_summaries_and_figures() -> None:

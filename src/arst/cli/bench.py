@@ -26,6 +26,11 @@ def _bench(p):
     p.add_argument("--compile-mode", default="auto",
                    help="torch.compile mode of the fast path (auto: reduce-overhead, i.e. CUDA "
                         "graphs, on CUDA; default on the CPU)")
+    from ..bench import CPU_PATH_SIZES, CPU_PATHS
+    p.add_argument("--paths", default=",".join(CPU_PATHS),
+                   help="on the CPU: the stylizing paths timed side by side (none: skip)")
+    p.add_argument("--path-sizes", default=CPU_PATH_SIZES, help="on the CPU: the sizes the paths are timed at")
+    p.add_argument("--only-paths", action="store_true", help="on the CPU: time the stylizing paths only")
     p.add_argument("--json", help="also write the figures to this JSON file (rewritten as they come)")
     p.add_argument("--profile", help="write torch.profiler tables of the fast path to this file")
     runtime_args(p)
@@ -53,13 +58,26 @@ def _bench(p):
             raise ConfigError(f"--workers {opt['workers']}: counts must be 0 or more")
         if args.profile:
             write_text(args.profile, "")
+        measured = None
 
         def profile(title: str, table: str) -> None:
             with open(args.profile, "a") as f:
                 f.write(f"== {title}\n{table}\n\n")
+        paths = [name for name in args.paths.replace(" ", "").split(",") if name and name != "none"]
+        if not rt.cuda and paths:
+            from ..bench import cpu_paths, format_cpu_paths
+            measured = cpu_paths(paths, parse_sizes(args.path_sizes), opt["stylize_iters"], max(1, opt["warmup"]),
+                                 args.seed, report=lambda line: print(line, flush=True))
+            print("\n" + format_cpu_paths(measured), flush=True)
+            if args.json:
+                write_json(args.json, {"cpu_paths": measured})
+            if measured["errors"]:
+                raise ArstError(f"{len(measured['errors'])} path measurement(s) failed: " + "; ".join(measured["errors"]))
+            if args.only_paths:
+                return
         result = bench(rt, loss_weights=args.loss_weights, loss_seed=args.loss_seed, seed=args.seed,
                        report=lambda line: print(line, flush=True),
-                       save=(lambda r: write_json(args.json, r)) if args.json else None,
+                       save=(lambda r: write_json(args.json, {**r, "cpu_paths": measured})) if args.json else None,
                        profile=profile if args.profile else None, **opt)
         print("\n" + format_table(result), flush=True)
         if result["errors"]:

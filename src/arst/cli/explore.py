@@ -18,7 +18,7 @@ def _explore(p):
     p.add_argument("--max-megapixels", type=float, default=40.0,
                    help="larger pictures are refused (uploads) or must be shown smaller")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads are refused")
-    runtime_args(p)
+    runtime_args(p, engine=True)
 
     def run(args):
         from ..errors import ConfigError

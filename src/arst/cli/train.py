@@ -73,7 +73,7 @@ def _stylize(p):
     p.add_argument("--out", required=True, help="output file (one input image) or folder (NAME.png "
                                                 "per input; two inputs with one NAME are refused)")
     p.add_argument("inputs", nargs="+", help="content images, any size, or folders of them")
-    runtime_args(p)
+    runtime_args(p, engine=True)
 
     def run(args):
         from ..stylize import output_paths, stylize_files

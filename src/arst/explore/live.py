@@ -127,6 +127,7 @@ class Explorer:
         # unless asked for.
         self.runtime = runtime or Runtime.resolve(compile=False)
         self._model, self.meta = load_stylizer(checkpoint, self.runtime)
+        self.runtime = self.meta["runtime"]  # torch's, if the onnxruntime engine fell back to it
         self.recipe = self.meta["recipe"]
         self.max_pixels, self.max_upload_bytes, self.max_uploads = max_pixels, max_upload_bytes, max_uploads
         self.gate = LatestOnly()
