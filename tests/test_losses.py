@@ -152,7 +152,7 @@ def test_alpha_sampling():
     assert all(int(d.argmax()) == step % 4 for step, d in onehots)  # a cycle, not random
     assert torch.equal(sample_alpha(base, 17, 4, 42), draws[17])
 
-    paper = load_recipe("corrected", alpha_onehot_prob=0.0)  # the paper: U(0, 1) per sample
+    paper = load_recipe("corrected", alpha_onehot_prob=0.0, alpha_zero_prob=0.0)  # the paper: U(0, 1) per sample
     a = sample_alpha(paper, 0, 8, seed=1)
     assert a.shape == (8, 3) and 0 <= a.min() and a.max() <= 1 and len(set(a[:, 0].tolist())) == 8
     # `corrected` draws half its samples at the step's one-hot (here e_(step mod 3)).
