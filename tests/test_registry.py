@@ -76,3 +76,10 @@ def test_the_toys_claim_is_a_row_of_the_claims_table(toy):
     row = table[table["claim"] == "The toy measures something"].iloc[0]
     assert (row["corrected"], row["holds (corrected)"]) == ("lowest mean 0.4", "yes")
     assert "The toy measures something" in text
+
+
+def test_every_experiments_captions_exist():
+    """The report's captions the built-in experiments name (the rule files no longer spell them)."""
+    for experiment in registry.experiments().values():
+        for caption in (experiment.summary_caption, *(f.caption for f in experiment.figures)):
+            assert (ROOT / "workflow" / "report" / caption).stat().st_size > 50, (experiment.name, caption)
