@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from arst.plan import evaluation_settings, image_size, model_recipe, train_argv, trained_models  # noqa: E402
+from arst.plan import check_evaluation, evaluation_settings, image_size, model_recipe, train_argv, trained_models  # noqa: E402
 from arst.recipe import save_recipe  # noqa: E402
 
 
@@ -74,6 +74,7 @@ def main() -> int:
     for pair in args.set:
         set_dotted(config, pair)
     config = with_defaults(schema, config)
+    check_evaluation(config)  # the experiments' settings and defaults (their modules declare them)
     out = Path(args.out)
     logs = out / "log"
     logs.mkdir(parents=True, exist_ok=True)

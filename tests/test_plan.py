@@ -2,13 +2,15 @@
 (arst.plan)."""
 
 import copy
-import json
 import shlex
 
 import pytest
 
 from arst.errors import ConfigError
-from arst.experiments.defaults import DIVERSITY, NOISE, SADDLE, SWEEP_POINTS
+from arst.experiments.diversity import DIVERSITY
+from arst.experiments.noise import NOISE
+from arst.experiments.saddle import SADDLE
+from arst.experiments.sweep import SWEEP_POINTS
 from arst.plan import (batch_size, check_alpha_names, check_eval_not_trained, check_named_files, evaluation_argv,
                        experiment_argv, image_size, loss_weights_file, model_recipe, read_config_file, recipe_of,
                        schedule_of, train_argv, write_recipe_file,
@@ -145,7 +147,7 @@ def test_evaluation_arguments_are_the_verbs_own_and_carry_the_implementations_ru
     assert (args.dots, args.sigma, args.radius) == (3, NOISE["sigma"], NOISE["radius"])
     corrected = _parsed("sweep", evaluation_argv(config, "corrected", model="m.pt", **common)
                         + experiment_argv(config, "sweep"))
-    assert corrected.precision == "auto" and (corrected.points, corrected.others) == (SWEEP_POINTS, "0.0,1.0")
+    assert corrected.precision == "auto" and (corrected.points, corrected.others) == (SWEEP_POINTS, [0.0, 1.0])
     retrain = evaluation_argv(config, "corrected", model=None, **common)
     assert "--checkpoint" not in retrain and experiment_argv(config, "retrain-compare") == []
 
@@ -157,10 +159,10 @@ def test_experiment_settings_round_trip_through_their_verbs():
         "saddle": {"window": 5, "warmup": 30, "ablation": False}}}
     combos = _parsed("combinations", ["--checkpoint", "m", "--style", "s", "--images", "i"]
                      + experiment_argv(config, "combinations"))
-    assert json.loads(combos.alphas) == config["evaluation"]["combinations"]
+    assert combos.alphas == config["evaluation"]["combinations"]
     diversity = _parsed("diversity", ["--checkpoint", "m", "--style", "s", "--images", "i"]
                         + experiment_argv(config, "diversity"))
-    assert (diversity.samples, diversity.seed, diversity.gram_layers) == (3, DIVERSITY["seed"], "relu2_2,relu3_4")
+    assert (diversity.samples, diversity.seed, diversity.gram_layers) == (3, DIVERSITY["seed"], ["relu2_2", "relu3_4"])
     saddle = experiment_argv(config, "saddle")  # the detector's settings, not the ablation's
     assert saddle == ["--window", "5", "--warmup", "30", "--content-drop", str(SADDLE["content_drop"]),
                       "--style-rise", str(SADDLE["style_rise"])]

@@ -122,14 +122,12 @@ def test_invalid_config_is_rejected_naming_the_key(tmp_path):
 
 @pytest.mark.parametrize("addition, unexpected, where", [
     ("train: {stpes: 12}", "stpes", "['train']"),
-    ("evaluation: {sweep_point: 3}", "sweep_point", "['evaluation']"),
-    ("evaluation: {noise: {dot: 3}}", "dot", "['evaluation']['noise']"),
     ("implementations: {b: {recipe: baseline, train: {gpu: 1}}}", "gpu", "['implementations']['b']['train']"),
     ("implementations: {b: {recipe: baseline, runtime: {precison: fp32}}}", "precison",
      "['implementations']['b']['runtime']"),
     ("styles: {m: {procedural: mosaic, sed: 1}}", "sed", "['styles']['m']"),
     ("loss_network: {weight: imagenet}", "weight", "['loss_network']"),
-], ids=["train", "evaluation", "noise", "impl-train", "impl-runtime", "style", "loss_network"])
+], ids=["train", "impl-train", "impl-runtime", "style", "loss_network"])
 def test_an_unknown_key_anywhere_is_named_with_its_path(tmp_path, addition, unexpected, where):
     bad = tmp_path / "bad.yaml"
     bad.write_text(addition + "\n")
@@ -137,6 +135,23 @@ def test_an_unknown_key_anywhere_is_named_with_its_path(tmp_path, addition, unex
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert f"({unexpected!r} was unexpected)" in out and f"On instance{where}:" in out, out[-3000:]
+
+
+@pytest.mark.parametrize("addition, line", [
+    ("evaluation: {sweep_point: 3}", "config evaluation: Additional properties are not allowed ('sweep_point' was "
+                                     "unexpected)"),
+    ("evaluation: {noise: {dot: 3}}", "config evaluation.noise: Additional properties are not allowed ('dot' was "
+                                      "unexpected)"),
+    ("evaluation: {noise: {dots: 30}}", "config evaluation.noise.dots: 30 is greater than the maximum of 9"),
+], ids=["evaluation", "noise", "bound"])
+def test_an_experiment_setting_at_fault_is_named_in_one_line(tmp_path, addition, line):
+    """The experiments declare their settings (arst.experiments.registry); the workflow checks
+    the config's `evaluation:` against them when it loads."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(addition + "\n")
+    proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and line in out, out[-3000:]
 
 
 def test_every_named_file_is_checked_when_the_workflow_loads(tmp_path):

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from .errors import ArstError, ConfigError
-from .experiments.defaults import EVALUATION
+from .experiments import registry
 from .guard import DIVERGENCE_FACTOR
 from .io import write_text
 from .recipe import Recipe, alpha_by_layer, load_recipe, save_recipe
@@ -197,12 +197,32 @@ def runtime_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str
 
 
 def evaluation_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config's `evaluation:` with arst's defaults (experiments.defaults) where it is silent."""
+    """The config's `evaluation:` with the experiments' defaults (their modules declare them:
+    arst.experiments.registry) where it is silent: a mapping of settings is filled key by key."""
     given = config.get("evaluation", {})
-    merged = {**EVALUATION, **given}
-    for key in ("noise", "diversity", "saddle"):
-        merged[key] = {**EVALUATION[key], **given.get(key, {})}
+    merged = {**registry.defaults(), **given}
+    for key, default in registry.defaults().items():
+        if isinstance(default, dict) and isinstance(given.get(key), Mapping):
+            merged[key] = {**default, **given[key]}
     return merged
+
+
+def check_evaluation(config: dict[str, Any]) -> None:
+    """The config's `evaluation:` against the settings the experiments declare, its defaults
+    filled in (in place, as Snakemake's validate fills the schema's): a ConfigError names the
+    key at fault in one line. (The schema leaves `evaluation:` to this: experiments come and go
+    with their modules.)"""
+    import jsonschema
+
+    given = config.get("evaluation") or {}
+    if not isinstance(given, Mapping):
+        raise ConfigError("config evaluation: expected a mapping of settings")
+    settings = evaluation_settings({"evaluation": given})
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(registry.schema()).iter_errors(settings))
+    if error is not None:
+        where = ".".join(["evaluation", *map(str, error.absolute_path)])
+        raise ConfigError(f"config {where}: {error.message}")
+    config["evaluation"] = settings
 
 
 def evaluation_argv(config: Mapping[str, Any], impl: str, *, model: str | None, style: str,
@@ -222,17 +242,22 @@ def evaluated_as_argv(config: Mapping[str, Any], impl: str) -> list[str]:
     return ["--size", str(evaluation_settings(config)["size"]), *runtime_argv(config["implementations"][impl], config)]
 
 
-def experiment_argv(config: Mapping[str, Any], verb: str) -> list[str]:
-    """`arst VERB`'s own settings from the config's `evaluation:` (none for a verb without any)."""
+def experiment_argv(config: Mapping[str, Any], name: str) -> list[str]:
+    """The flags of experiment `name`'s own settings (those its module declares with a flag),
+    from the config's `evaluation:`; none for a name no experiment has."""
+    experiment = registry.experiments().get(name)
+    if experiment is None:
+        return []
     ev = evaluation_settings(config)
-    settings = {
-        "sweep": lambda: {"points": ev["sweep_points"], "others": ev["sweep_others"]},
-        "combinations": lambda: {"alphas": json.dumps(ev["combinations"])},
-        "noise": lambda: ev["noise"],
-        "diversity": lambda: ev["diversity"],
-        "saddle": lambda: {key: ev["saddle"][key] for key in ("window", "warmup", "content_drop", "style_rise")},
-    }.get(verb, dict)()
-    return [arg for key, value in settings.items() for arg in (_flag(key), _value(value))]
+    out = []
+    for setting in experiment.settings:
+        if setting.option is None:
+            continue
+        value = ev
+        for part in setting.key.split("."):
+            value = value[part]
+        out += [f"--{setting.option}", json.dumps(value) if setting.json else _value(value)]
+    return out
 
 
 def _flag(key: str) -> str:

@@ -5,9 +5,11 @@ import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
+from arst.experiments import registry
 from arst.plan import (
     ablation_model,
     check_alpha_names,
+    check_evaluation,
     check_eval_not_trained,
     check_named_files,
     control_sources,
@@ -42,6 +44,9 @@ def _plan(fn, *args):
         raise ValueError(str(exc)) from None
 
 
+_plan(
+    check_evaluation, config
+)  # fills the experiments' defaults in config["evaluation"]
 _plan(check_named_files, config)
 _plan(check_eval_not_trained, config)
 _plan(check_alpha_names, config)
@@ -128,23 +133,38 @@ def content_cache(w):
     return f"results/data/content-{_plan(image_size, TRAINED[w.model], config)}px.npy"
 
 
-def evaluation_args(verb, with_model=True):
-    """A params function: `arst VERB`'s flags for the job's model, rendered by arst.plan from
-    the config (input.model unless `with_model` is False, its style, the evaluation images and
-    size, the job's threads, the implementation's runtime, and the verb's own settings).
+def evaluation_args(experiment):
+    """A params function: the experiment's verb's flags for the job's model, rendered by
+    arst.plan from the config (the model, its style, the evaluation images and size, the job's
+    threads, the implementation's runtime, and the experiment's own settings), then its extra
+    inputs and its outputs.
     """
+    named_checkpoint = experiment.model == "checkpoint"
 
-    def args(wildcards, input, threads):
+    def args(wildcards, input, output, threads):
         argv = evaluation_argv(
             config,
             wildcards.impl,
-            model=input.model if with_model else None,
+            model=input.model if named_checkpoint else None,
             style=input.style,
             style_name=wildcards.style,
             images=input.images,
             threads=threads,
         )
-        return shlex.join(argv + experiment_argv(config, verb))
+        argv += experiment_argv(config, experiment.name)
+        argv += [] if named_checkpoint else [f"--{experiment.model}", input.model]
+        for name in experiment.inputs:
+            value = getattr(input, name)
+            argv += [
+                f"--{name.replace('_', '-')}",
+                *([value] if isinstance(value, str) else value),
+            ]
+        for name in output.keys():
+            argv += [
+                "--image-dir" if name == "images" else f"--{name}",
+                getattr(output, name),
+            ]
+        return shlex.join(argv)
 
     return args
 
@@ -154,7 +174,78 @@ def gif_args(w):
     return shlex.join(evaluated_as_argv(config, w.impl))
 
 
-# --- the comparison (compare.smk) ---
+# --- the experiments (compare.smk): each module of arst.experiments declares one ---
+
+EXPERIMENTS = _plan(registry.experiments)
+
+
+def model_inputs(experiment):
+    """An input function: what the experiment's per-model job reads (the model, any extra
+    inputs its module names: registry.INPUTS, the style and the evaluation images)."""
+
+    def inputs(w):
+        extra = {
+            "training_log": lambda: f"results/models/{w.impl}/{w.style}/seed{w.seed}/adjustability.csv",
+            "retrained": lambda: control_models(w),
+            "floor": lambda: floor_model(w),
+        }
+        return {
+            "model": MODEL.format(impl=w.impl, style=w.style, seed=w.seed),
+            **{name: extra[name]() for name in experiment.inputs},
+            "style": style_image(w),
+            "images": eval_images(),
+        }
+
+    return inputs
+
+
+def model_outputs(experiment):
+    """The experiment's per-model files: its table, its images, and any extra tables."""
+    outputs = {"table": f"results/tables/{experiment.name}/{RUN}.csv"}
+    if experiment.images:
+        outputs["images"] = directory(f"results/images/{experiment.name}/{RUN}")
+    for name, folder in experiment.outputs.items():
+        outputs[name] = f"results/tables/{folder}/{RUN}.csv"
+    return outputs
+
+
+def scope(experiment):
+    """The implementations the experiment measures: all, or those judged by controls (none:
+    it runs for all when asked for by name, and no target asks)."""
+    return RETRAIN_IMPLS if experiment.scope == "controlled" else IMPLS
+
+
+def reads(experiment, name):
+    """Every model's file `name` of the experiment (an output of model_outputs)."""
+    pattern = {
+        "table": f"results/tables/{experiment.name}/{RUN}.csv",
+        "images": f"results/images/{experiment.name}/{RUN}",
+    }
+    pattern.update(
+        {n: f"results/tables/{f}/{RUN}.csv" for n, f in experiment.outputs.items()}
+    )
+    return per_model(pattern[name], scope(experiment))
+
+
+def caption(path):
+    """A caption under workflow/report/ (as a rule file names it), or an absolute path."""
+    return path if Path(path).is_absolute() else f"../report/{path}"
+
+
+def experiment_files(experiment):
+    """The summary (Markdown) and figures of an experiment: what the targets build."""
+    figures = [
+        f"results/figures/{f.name}.{ext}"
+        for f in experiment.figures
+        for ext in ("png", "pdf")
+    ]
+    return [f"results/tables/{experiment.summary_table}.md", *figures]
+
+
+def measured(experiment):
+    """Whether the workflow's targets (and the claims and the report) include the experiment."""
+    return bool(scope(experiment))
+
 
 EVAL = config["evaluation"]
 CONTROLS = _plan(controls, config)  # impl -> {model key: fixed alpha}
@@ -199,19 +290,12 @@ def saddle_runs():
 
 
 def claims_inputs(w=None):
-    inputs = {
-        "adjustability": "results/tables/adjustability.csv",
-        "sweep": "results/tables/sweep_summary.csv",
-        "identity": "results/tables/content_identity.csv",
-        "combinations": "results/tables/combinations.csv",
-        "diversity": "results/tables/diversity.csv",
-        "noise": "results/tables/noise.csv",
-        "saddle": "results/tables/saddle.csv",
+    """Every measured experiment's summary, by the name the claims read it under."""
+    return {
+        e.claims_name: f"results/tables/{e.summary_table}.csv"
+        for e in EXPERIMENTS.values()
+        if measured(e)
     }
-    if RETRAIN_IMPLS:
-        inputs["controls"] = "results/tables/controls.csv"
-        inputs["retrain"] = "results/tables/retrain.csv"
-    return inputs
 
 
 def all_targets():

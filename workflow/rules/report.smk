@@ -3,21 +3,16 @@
 # training jobs' benchmarks, and an animated alpha sweep per implementation. The report's
 # categories are the experiments; each has its Figures and its Tables.
 
-# Summary table -> (report category, caption under workflow/report/).
+# Summary table -> (report category, caption): every measured experiment's, as its module
+# declares them (the caption under workflow/report/, or an absolute path), then the verdict's
+# and the training's.
 REPORT_TABLES = {
-    "adjustability": ("Adjustability", "adjustability.rst"),
-    "sweep_summary": ("Layer loss vs alpha", "sweep_summary.rst"),
-    "content_identity": ("Content at alpha 0", "content_identity.rst"),
-    "combinations": ("Combinations", "combinations.rst"),
-    "noise": ("Noise", "noise.rst"),
-    "diversity": ("Diversity", "diversity.rst"),
-    "saddle": ("Saddle point", "saddle.rst"),
-    "claims": ("Verdict", "claims.rst"),
-    "benchmarks": ("Training", "benchmarks.rst"),
+    e.summary_table: (e.category, e.summary_caption)
+    for e in EXPERIMENTS.values()
+    if measured(e)
 }
-if RETRAIN_IMPLS:
-    REPORT_TABLES["controls"] = ("Adjusted vs retrained", "controls.rst")
-    REPORT_TABLES["retrain"] = ("Adjusted vs retrained", "retrain.rst")
+REPORT_TABLES["claims"] = ("Verdict", "claims.rst")
+REPORT_TABLES["benchmarks"] = ("Training", "benchmarks.rst")
 
 # Every trained model's folder and label (implementations, the ablation, fixed-alpha models).
 TRAINED_RUNS = [
@@ -36,7 +31,7 @@ for _table, (_category, _caption) in REPORT_TABLES.items():
         output:
             report(
                 f"results/report/{_table}.html",
-                caption=f"../report/{_caption}",
+                caption=caption(_caption),
                 category=_category,
                 subcategory="Tables",
             ),

@@ -30,22 +30,6 @@ VERBS: dict[str, tuple[str, str]] = {
     "fetch-image": ("data", "download a pinned style or content image and verify its sha256"),
     "fetch-coco": ("data", "download and unpack COCO train2014 (resumes; verifies size and zip)"),
     "fetch-vgg": ("data", "download torchvision's ImageNet VGG weights into TORCH_HOME's cache"),
-    "adjustability": ("experiments", "does the model respond to alpha, differently per layer? (and its "
-                                     "training curve)"),
-    "sweep": ("experiments", "loss of every term as one layer's alpha goes 0 -> 1 (others at 0, then 1)"),
-    "content-identity": ("experiments", "PSNR and SSIM of the output at alpha = 0 against the content image"),
-    "combinations": ("experiments", "outputs and losses for a list of alpha vectors written per layer name"),
-    "noise": ("experiments", "output change under the paper's noise mask, larger spots, a change of alpha, "
-                             "and both"),
-    "diversity": ("experiments", "outputs for N random alpha vectors: pairwise distances, content and "
-                                 "style losses"),
-    "retrain-compare": ("experiments", "per-layer losses: adjustable model at alpha a vs a model trained at "
-                                       "fixed a"),
-    "controls": ("experiments", "the adjustable model's one-hot settings against models retrained there and "
-                                "a second seed: loss-profile and pixel distances"),
-    "saddle": ("experiments", "detect the saddle-point event in training logs; gradient cosine; "
-                              "disjoint-layer ablation"),
-    "claims": ("experiments", "the verdict table: one row per claim in docs/spec.md, section 5"),
     "bench": ("bench", "training img/s and stylizing fps: the fast path against the port as shipped"),
     "explore": ("explore", "a local web page: one slider per style layer, the picture restylized as "
                            "they move (prints the latency of one update)"),
@@ -101,22 +85,20 @@ def runtime_from(args):
                            channel_multiple=args.channel_multiple, engine=getattr(args, "engine", "torch"))
 
 
-def _register_summaries_and_figures() -> None:
-    """The summary and figure verbs, one line each (arst.cli.experiments and .figures hold them)."""
-    from .experiments import SUMMARIES
-    from .figures import FIGURES, FIGURES_HELP_SADDLE
-    for name, (_, _, help, _) in SUMMARIES.items():
-        VERBS.setdefault(name, ("experiments", help))
-    for name, (_, _, help) in FIGURES.items():
-        VERBS.setdefault(name, ("figures", help))
-    VERBS.setdefault("plot-saddle", ("figures", FIGURES_HELP_SADDLE))
+def _register_experiments() -> None:
+    """The experiments' verbs (each registered experiment's own, its summary's and its figures';
+    arst.cli.experiments and .figures build them from arst.experiments.registry)."""
+    from . import experiments, figures
+    for module in (experiments, figures):
+        for name, (help, _) in module.verbs().items():
+            VERBS.setdefault(name, (module.__name__.rsplit(".", 1)[-1], help))
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """Every verb's name and help; the arguments of `verb` alone (its module is imported)."""
     import importlib
 
-    _register_summaries_and_figures()
+    _register_experiments()
     parser = argparse.ArgumentParser(prog="arst", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"arst {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true")

@@ -1,59 +1,44 @@
-"""The figure verbs: each reads tables (and the images they name) and draws one figure."""
+"""The figure verbs, one per figure an experiment declares (arst.experiments.registry): each reads
+tables (and the images they name) and draws one figure."""
 
 from __future__ import annotations
 
-# verb -> (module under arst.plots, drawing function, help)
-FIGURES = {
-    "plot-adjustability": ("adjustability", "adjustability_figure",
-                           "figure: the adjustability diagnostic of every model over training"),
-    "plot-loss-vs-alpha": ("sweep", "loss_vs_alpha", "figure: each layer's own style loss against its alpha"),
-    "plot-stylization-grid": ("sweep", "stylization_grid", "figure: outputs as one layer's alpha goes 0 -> 1 "
-                              "(the sweep CSVs' image_file columns name the images)"),
-    "plot-content-identity": ("comparison", "content_identity_figure",
-                              "figure: content image beside the output at alpha 0"),
-    "plot-combinations": ("comparison", "combinations_figure",
-                          "figure: grid of outputs for the configured alpha vectors"),
-    "plot-noise": ("comparison", "noise_figure", "figure: noisy inputs and the outputs' change"),
-    "plot-diversity": ("comparison", "diversity_figure", "figure: outputs for random alpha vectors"),
-    "plot-retrain": ("comparison", "retrain_figure", "figure: per-term losses, adjustable vs retrained"),
-    "plot-controls": ("comparison", "controls_figure", "figure: per pair of layers, adjustable vs retrained "
-                      "loss-profile distance, the seed floor drawn"),
-}
+from ..experiments import registry
 
 
-def _figure(name: str):
-    """`arst NAME TABLE... --png P [--pdf F]`: read the tables, draw, save."""
-    module, function, _ = FIGURES[name]
-
+def _figure(figure: registry.Figure):
+    """`arst plot-NAME TABLE... --png P [--pdf F]`: read the tables, draw, save."""
     def setup(p):
         p.add_argument("tables", nargs="+")
         p.add_argument("--png", required=True)
         p.add_argument("--pdf")
 
         def run(args):
-            import importlib
-
             from ..tables import read_tables
-            draw = getattr(importlib.import_module(f"arst.plots.{module}"), function)
-            draw(read_tables(args.tables), args.png, args.pdf)
+            registry.resolve(figure.draw)(read_tables(args.tables), args.png, args.pdf)
         return run
     return setup
 
 
-def _saddle(p):
-    p.add_argument("--curves", required=True)
-    p.add_argument("--summary", required=True)
-    p.add_argument("--png", required=True)
-    p.add_argument("--pdf")
+def _saddle(figure: registry.Figure):
+    """The saddle figure reads the saddle job's two tables (the curves and the summary)."""
+    def setup(p):
+        p.add_argument("--curves", required=True)
+        p.add_argument("--summary", required=True)
+        p.add_argument("--png", required=True)
+        p.add_argument("--pdf")
 
-    def run(args):
-        import pandas as pd
+        def run(args):
+            import pandas as pd
+            registry.resolve(figure.draw)(pd.read_csv(args.curves), pd.read_csv(args.summary), args.png, args.pdf)
+        return run
+    return setup
 
-        from ..plots.comparison import saddle_figure
-        saddle_figure(pd.read_csv(args.curves), pd.read_csv(args.summary), args.png, args.pdf)
-    return run
+
+def verbs() -> dict[str, tuple[str, object]]:
+    """plot-NAME -> (help, setup) for every registered figure."""
+    return {f"plot-{figure.name.replace('_', '-')}": (figure.help, (_figure if e.per_model_verb else _saddle)(figure))
+            for e in registry.experiments().values() for figure in e.figures}
 
 
-FIGURES_HELP_SADDLE = "figure: training curves (raw, EMA), gradient cosine, detected events"
-SETUP = {name: _figure(name) for name in FIGURES}
-SETUP["plot-saddle"] = _saddle
+SETUP = {verb: setup for verb, (_, setup) in verbs().items()}

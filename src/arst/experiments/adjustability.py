@@ -6,14 +6,25 @@ training diagnostic's curve, labelled, for the figure."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import torch
-
-from ..diagnostics import adjustability, as_dict
-from ..evaluate import Evaluator
 from .common import load_eval_images
-from .defaults import SIZE
+from .registry import SIZE, Experiment, Figure
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+EXPERIMENT = Experiment(
+    name="adjustability", measure="measure", target="adjustability_figure", category="Adjustability",
+    inputs=("training_log",), outputs={"curve": "adjustability_curves"},
+    help="does the model respond to alpha, differently per layer? (and its training curve)",
+    summary_help="merge the adjustability tables: per-layer response, distinctness, conditioner spread and dead units",
+    title="Adjustability on the evaluation images (loss network: {nets}; grey levels of 255)",
+    figures=(Figure("adjustability", "arst.plots.adjustability:adjustability_figure",
+                    "figure: the adjustability diagnostic of every model over training", "adjustability_figure.rst",
+                    reads=("curve",)),),
+)
 
 
 def motif_size(residual: torch.Tensor) -> float:
@@ -21,6 +32,8 @@ def motif_size(residual: torch.Tensor) -> float:
     typical size of the structures it holds. Computed on the channel mean, each image's own
     mean removed, from the power spectrum summed over the batch (the zero frequency left out).
     A grating of period P pixels gives P. NaN for a residual without structure."""
+    import torch
+
     grey = residual.detach().double().mean(dim=1)
     grey = grey - grey.mean(dim=(-2, -1), keepdim=True)
     power = torch.fft.fft2(grey).abs().square().sum(dim=0)
@@ -42,6 +55,12 @@ def depth(layer: str) -> float:
 def adjustability_table(checkpoint, style, images, size=SIZE, style_name="style", runtime=None) -> pd.DataFrame:
     """One row per style layer: its response and motif size, beside the model's other measures
     (over all evaluation images) and its labels."""
+    import pandas as pd
+    import torch
+
+    from ..diagnostics import adjustability, as_dict
+    from ..evaluate import Evaluator
+
     ev = Evaluator.load(checkpoint, style, runtime)
     _, batch = load_eval_images(images, size)
     layers = list(ev.recipe.style_layers)
@@ -63,6 +82,8 @@ def adjustability_table(checkpoint, style, images, size=SIZE, style_name="style"
 
 def training_curve(checkpoint, log, style_name="style") -> pd.DataFrame:
     """The training run's adjustability log (written beside losses.csv), with the model's labels."""
+    import pandas as pd
+
     from ..checkpoint import load
 
     meta = load(checkpoint)
@@ -70,6 +91,12 @@ def training_curve(checkpoint, log, style_name="style") -> pd.DataFrame:
     labels = {"implementation": meta["recipe"]["name"], "seed": meta["seed"], "loss_net": meta["loss_net"],
               "train_steps": meta["step"], "style": style_name}
     return curve.assign(**labels)
+
+
+def measure(checkpoint, training_log, style, images, size=SIZE, style_name="style", runtime=None) -> dict:
+    """`arst adjustability`: the table on the evaluation images, and the training curve."""
+    return {"table": adjustability_table(checkpoint, style, images, size, style_name, runtime),
+            "curve": training_curve(checkpoint, training_log, style_name)}
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

@@ -4,13 +4,15 @@ so one config list serves implementations with different style layers."""
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
 from ..recipe import alpha_by_layer
+
+if TYPE_CHECKING:
+    import torch
 
 
 def parse_alpha_specs(text: str) -> list[dict[str, float]]:
@@ -28,6 +30,8 @@ def parse_alpha_specs(text: str) -> list[dict[str, float]]:
 
 def alpha_for(spec: Mapping[str, float], layers: Sequence[str]) -> tuple[torch.Tensor, list[str]]:
     """(1, n) alpha over `layers`, and the spec's layers this implementation lacks (ignored)."""
+    import torch
+
     ignored = [k for k in spec if k not in layers]
     return torch.tensor(alpha_by_layer(spec, layers), dtype=torch.float32)[None], ignored
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..recipe import onehot_layer
-from .defaults import SADDLE_NOISE_K
+from .saddle import SADDLE_NOISE_K
 
 NOT_RUN = "not run"
 RUN = ["style", "seed"]  # one run: one style and one seed of one implementation
@@ -555,11 +555,20 @@ def judge(verdicts: pd.Series | None, need: str | None, gates: dict[str, pd.Seri
     return combine(pd.Series(gated, dtype=object))
 
 
+def registered_claims() -> list[tuple]:
+    """The rows the registered experiments add (Experiment.claims), after the built-in ones, in
+    the form of CLAIMS."""
+    from . import registry
+    return [(c.claim, c.measure, c.rule, e.claims_name, registry.resolve(c.judge if ":" in c.judge
+                                                                         else f"{e.module}:{c.judge}"), c.need)
+            for e in registry.experiments().values() for c in e.claims]
+
+
 def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[str]]:
     present = [t for t in tables.values() if t is not None and not t.empty]
     impls = list(dict.fromkeys(i for t in present for i in t["implementation"]))
     rows = []
-    for claim, measure, rule, key, fn, need in CLAIMS:
+    for claim, measure, rule, key, fn, need in [*CLAIMS, *registered_claims()]:
         row = {"claim": claim, "measure": measure, "rule": rule}
         for impl in impls:
             measured, verdicts = fn(tables.get(key), impl)
@@ -592,17 +601,14 @@ def header(tables: dict[str, pd.DataFrame | None]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-TABLES = ("controls", "adjustability", "sweep", "identity", "combinations", "diversity", "noise", "saddle",
-          "retrain")
-
-
 def _read(path: str | None) -> pd.DataFrame | None:
     return pd.read_csv(path) if path and Path(path).is_file() else None
 
 
 def claims_table(paths: dict[str, str | None]) -> tuple[pd.DataFrame, str]:
-    """The claims table from the summary CSVs (a missing one: 'not run'), and its Markdown
-    with the header that says which loss network and budget the verdicts rest on."""
-    tables = {key: _read(paths.get(key)) for key in TABLES}
+    """The claims table from the summary CSVs, by the name each experiment's claims read it under
+    (arst.experiments.registry; a missing one: 'not run'), and its Markdown with the header that
+    says which loss network and budget the verdicts rest on."""
+    tables = {key: _read(path) for key, path in paths.items()}
     table, _ = claims(tables)
     return table, header(tables) + table.to_markdown(index=False) + "\n"

@@ -4,14 +4,34 @@ outputs for a configured list of alpha vectors, written per layer name, and thei
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..data.images import save_image
-from ..evaluate import Evaluator
 from .alphaspec import alpha_for, spec_label, vector_text
 from .common import MODEL_KEYS, load_eval_images, pairwise, pixel_distance, to_nearest, to_others
-from .defaults import SIZE
+from .registry import SIZE, Experiment, Figure, Setting
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXPERIMENT = Experiment(
+    name="combinations", measure="combinations", target="combination_grid", images=True, category="Combinations",
+    help="outputs and losses for a list of alpha vectors written per layer name",
+    summary_help="per alpha vector: losses and distance to the other vectors' outputs",
+    title="Combinations of layers (loss network: {nets}; 'ignored': layers of the vector this implementation lacks)",
+    settings=(
+        Setting("combinations", [{"relu2_2": 1.0}, {"relu3_4": 1.0}, {"relu4_4": 1.0}, {"relu2_2": 1.0, "relu4_4": 1.0},
+                                 {"relu2_2": 0.5, "relu3_4": 0.5, "relu4_4": 0.5},
+                                 {"relu2_2": 1.0, "relu3_4": 1.0, "relu4_4": 1.0}],
+                "alpha vectors per layer name (missing layers 0; layers an implementation lacks are ignored), "
+                'as JSON on the command line, e.g. [{"relu2_2": 1}, {"relu4_4": 0.5}]',
+                {"type": "array", "items": {"type": "object",
+                                            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}}},
+                flag="alphas", param="specs", json=True, parse="arst.experiments.alphaspec:parse_alpha_specs"),
+    ),
+    figures=(Figure("combinations", "arst.plots.comparison:combinations_figure",
+                    "figure: grid of outputs for the configured alpha vectors", "combinations_figure.rst",
+                    reads=("table", "images")),),
+)
 
 
 def combinations(checkpoint, style, images, specs, size=SIZE, style_name="style", image_dir=None,
@@ -21,6 +41,11 @@ def combinations(checkpoint, style, images, specs, size=SIZE, style_name="style"
     difference (0..255) between this vector's output and the other vectors' outputs, and
     `distance_to_nearest` the same to the closest other vector's output (vectors that are the
     same for this implementation are not compared), both on that image."""
+    import pandas as pd
+
+    from ..data.images import save_image
+    from ..evaluate import Evaluator
+
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
     outputs, vectors, rows = [], [], []

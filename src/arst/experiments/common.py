@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from itertools import combinations
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from ..data.images import center_crop_resize, load_rgb
 
 # The columns that name the model a row measured (Evaluator.labels, and the style): every
 # summary groups by these, then by what its experiment varies.
@@ -18,6 +18,10 @@ MODEL_KEYS = ["implementation", "loss_net", "train_steps", "precision", "style",
 def load_eval_images(paths: Iterable[str | Path], size: int) -> tuple[list[str], torch.Tensor]:
     """Names (file stems) and a float (N, 3, size, size) batch in 0..255: the fixed
     evaluation set, cropped the way training content is."""
+    import torch
+
+    from ..data.images import center_crop_resize, load_rgb
+
     paths = [Path(p) for p in paths]
     arrays = [torch.from_numpy(center_crop_resize(load_rgb(p), size).copy()) for p in paths]
     return [p.stem for p in paths], torch.stack(arrays).permute(0, 3, 1, 2).float()

@@ -5,24 +5,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from typing import TYPE_CHECKING
 
-from ..data.images import save_image
-from ..evaluate import Evaluator
+import numpy as np
+
 from .common import load_eval_images
-from .defaults import SIZE
+from .registry import SIZE, Experiment, Figure
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+EXPERIMENT = Experiment(
+    name="content_identity", measure="content_identity", target="alpha_zero", images=True, category="Content at alpha 0",
+    claims_key="identity", help="PSNR and SSIM of the output at alpha = 0 against the content image",
+    summary_help="merge the content-identity tables into one CSV and Markdown table",
+    title="Content at alpha = 0 (loss network: {nets})",
+    figures=(Figure("content_identity", "arst.plots.comparison:content_identity_figure",
+                    "figure: content image beside the output at alpha 0", "content_identity_figure.rst",
+                    reads=("table", "images")),),
+)
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) float 0..255 (unclamped) -> (H, W, 3) uint8, the image a viewer would see."""
+    import torch
+
     return image.detach().cpu().clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def image_metrics(reference: np.ndarray, output: np.ndarray) -> dict[str, float]:
     """PSNR (dB; inf when identical) and SSIM of output against reference, both uint8 HWC."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
     reference, output = np.asarray(reference), np.asarray(output)
     if np.array_equal(reference, output):
         psnr = float("inf")
@@ -41,6 +56,12 @@ def content_identity(checkpoint, style, images, size=SIZE, style_name="style", i
     """Per image: the output at alpha 0 against the content (psnr, ssim, mean_abs_diff), and the
     control, the output at alpha 1 on every layer against the content (the same with `ones_`):
     a model that returns its input whatever alpha passes the first and fails the control."""
+    import pandas as pd
+    import torch
+
+    from ..data.images import save_image
+    from ..evaluate import Evaluator
+
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
     zeros = ev.stylize(batch, torch.zeros(1, ev.recipe.n_alpha))

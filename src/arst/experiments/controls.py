@@ -22,17 +22,32 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Sequence
-
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import ConfigError
-from ..evaluate import Evaluator
 from ..recipe import onehot_layer
 from .alphaspec import vector_text
 from .common import MODEL_KEYS, load_eval_images
-from .defaults import SIZE
+from .registry import SIZE, Experiment, Figure
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+    from ..evaluate import Evaluator
+
+EXPERIMENT = Experiment(
+    name="controls", measure="controls", target="adjusted_vs_retrained", scope="controlled", model="adjustable", inputs=("retrained", "floor"),
+    category="Adjusted vs retrained",
+    help="the adjustable model's one-hot settings against models retrained there and a second seed: "
+         "loss-profile and pixel distances",
+    summary_help="merge the retrained-control tables: loss-profile and pixel distances of every pair "
+                 "(adjustable, retrained, floor, match)",
+    title="Retrained controls: loss-profile distance (L2 of log10 per-term losses) and pixel distance (0..255) "
+          "between outputs (loss network: {nets})",
+    figures=(Figure("controls", "arst.plots.comparison:controls_figure", "figure: per pair of layers, adjustable vs "
+                    "retrained loss-profile distance, the seed floor drawn", "controls_figure.rst"),),
+)
 
 KINDS = ("adjustable", "retrained", "floor", "match")
 
@@ -47,6 +62,8 @@ def alpha_label(alpha: Sequence[float], layers: Sequence[str]) -> str:
 def profile(ev: Evaluator, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """(images, terms): log10 of every unweighted term's loss of `output` (content first). A loss
     of exactly 0 is held at 1e-30 so the logarithm stays finite."""
+    import torch
+
     losses = ev.losses(output, content)
     return torch.stack([losses[t].double() for t in ev.objective.term_names], dim=1).clamp_min(1e-30).log10()
 
@@ -88,6 +105,11 @@ def controls(adjustable, retrained: Sequence[str], floor: str | None, style, ima
     """The table of pairs (module docstring) for one adjustable model, its models `retrained`
     at fixed alphas (one seed: the adjustable model's), and `floor`, one of those alphas
     retrained at a second seed."""
+    import pandas as pd
+    import torch
+
+    from ..evaluate import Evaluator
+
     adj = Evaluator.load(adjustable, style, runtime)
     names, batch = load_eval_images(images, size)
     layers = list(adj.recipe.style_layers)

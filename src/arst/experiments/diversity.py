@@ -5,20 +5,38 @@ style (their losses)?"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import torch
-
-from ..data.images import save_image
-from ..evaluate import Evaluator
-from ..losses import gram
 from .alphaspec import vector_text
 from .common import MODEL_KEYS, load_eval_images, mean_distance_to_others, pixel_distance
-from .defaults import DIVERSITY, SIZE
+from .registry import SIZE, Experiment, Figure, Setting
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+EXPERIMENT = Experiment(
+    name="diversity", measure="diversity", target="diversity_grid", images=True, category="Diversity",
+    help="outputs for N random alpha vectors: pairwise distances, content and style losses",
+    summary_help="mean pairwise output distance beside content and style losses",
+    title="Diversity under random alpha (loss network: {nets}; pixel distance in 0..255)",
+    settings=(
+        Setting("diversity.samples", 6, "random alpha vectors per image", {"type": "integer", "minimum": 2}),
+        Setting("diversity.seed", 0, "seed of the random alpha vectors", {"type": "integer", "minimum": 0}),
+        Setting("diversity.gram_layers", ["relu2_2", "relu3_4", "relu4_4"],
+                "layers of the Gram distance (shared by both implementations; those a model lacks are left out)",
+                {"type": "array", "items": {"type": "string"}}),
+    ),
+    figures=(Figure("diversity", "arst.plots.comparison:diversity_figure", "figure: outputs for random alpha vectors",
+                    "diversity_figure.rst", reads=("table", "images")),),
+)
+DIVERSITY = {s.key.split(".")[1]: s.default for s in EXPERIMENT.settings}
 
 
 def gram_distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
     """Mean over layers of the mean squared difference of Gram matrices (a style loss's units)."""
+    import torch
+
     return torch.stack([(x - y).pow(2).mean() for x, y in zip(a, b)]).mean()
 
 
@@ -26,6 +44,13 @@ def diversity(checkpoint, style, images, samples=DIVERSITY["samples"], seed=DIVE
               gram_layers=None, style_name="style", image_dir=None, runtime=None) -> pd.DataFrame:
     """One row per (image, sample): its alpha, content loss, style loss (sum over the model's
     style layers), and mean pixel and Gram distance to the other samples of that image."""
+    import pandas as pd
+    import torch
+
+    from ..data.images import save_image
+    from ..evaluate import Evaluator
+    from ..losses import gram
+
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
     layers = [l for l in (gram_layers or ev.recipe.style_layers) if l in ev.recipe.style_layers]

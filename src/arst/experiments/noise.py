@@ -17,22 +17,44 @@ The table gives the output change (mean absolute difference from the noise-free 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import torch
-from scipy.ndimage import gaussian_filter
 
-from ..data.images import save_image
-from ..evaluate import Evaluator
-from .common import MODEL_KEYS, load_eval_images
-from .defaults import NOISE, SIZE
+from .common import MODEL_KEYS
+from .registry import SIZE, Experiment, Figure, Setting
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+EXPERIMENT = Experiment(
+    name="noise", measure="noise", target="noise_grid", images=True, category="Noise",
+    help="output change under the paper's noise mask, larger spots, a change of alpha, and both",
+    summary_help="output change per noise condition (mean over images)",
+    title="Noise: output change (0..255) and its ratio to the input change (loss network: {nets})",
+    settings=(
+        Setting("noise.dots", 9, "black pixels of the paper's mask (fewer than 10)",
+                {"type": "integer", "minimum": 1, "maximum": 9}),
+        Setting("noise.sigma", 1.5, "Gaussian of the paper's mask, pixels", {"type": "number", "minimum": 0}),
+        Setting("noise.spots", 5, "larger black spots: how many", {"type": "integer", "minimum": 1}),
+        Setting("noise.radius", 6.0, "larger black spots: radius, pixels", {"type": "number", "minimum": 1}),
+        Setting("noise.alpha", 1.0, "the base alpha of every style layer",
+                {"type": "number", "minimum": 0, "maximum": 1}, param="alpha_base"),
+        Setting("noise.alpha_delta", 0.2, "the change of alpha", {"type": "number", "minimum": 0, "maximum": 1}),
+        Setting("noise.seed", 0, "seed of the masks", {"type": "integer", "minimum": 0}),
+    ),
+    figures=(Figure("noise", "arst.plots.comparison:noise_figure", "figure: noisy inputs and the outputs' change",
+                    "noise_figure.rst", reads=("table", "images")),),
+)
+NOISE = {s.key.split(".")[1]: s.default for s in EXPERIMENT.settings}
 CONDITIONS = ("mask", "spots", "alpha", "mask+alpha", "spots+alpha")
 
 
 def dot_mask(shape: tuple[int, int], dots: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """The paper's mask: `dots` black pixels in white, through the inverse Gaussian filter."""
+    from scipy.ndimage import gaussian_filter
+
     h, w = shape
     holes = np.zeros((h, w))
     holes[rng.integers(0, h, dots), rng.integers(0, w, dots)] = 1.0
@@ -54,6 +76,8 @@ def spot_mask(shape: tuple[int, int], spots: int, radius: float, rng: np.random.
 
 def changed_alpha(alpha: torch.Tensor, delta: float) -> torch.Tensor:
     """Each alpha moved by delta: down where that stays >= 0, else up (clamped to [0, 1])."""
+    import torch
+
     down = alpha - delta
     return torch.where(down >= 0, down, alpha + delta).clamp(0.0, 1.0)
 
@@ -69,6 +93,13 @@ def change_table(clean_input, clean_output, noisy_input, noisy_output) -> dict[s
 def noise(checkpoint, style, images, size=SIZE, dots=NOISE["dots"], sigma=NOISE["sigma"], spots=NOISE["spots"],
           radius=NOISE["radius"], alpha_base=NOISE["alpha"], alpha_delta=NOISE["alpha_delta"], seed=NOISE["seed"],
           style_name="style", image_dir=None, runtime=None) -> pd.DataFrame:
+    import pandas as pd
+    import torch
+
+    from ..data.images import save_image
+    from ..evaluate import Evaluator
+    from .common import load_eval_images
+
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
     base = torch.full((1, ev.recipe.n_alpha), float(alpha_base))

@@ -3,18 +3,46 @@ alpha a against a model trained with alpha fixed at a, per-layer losses on the e
 
 from __future__ import annotations
 
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING
 
-from ..evaluate import Evaluator
 from .alphaspec import vector_text
 from .common import MODEL_KEYS, load_eval_images
-from .defaults import SIZE
+from .registry import SIZE, Experiment, Figure, Setting
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXPERIMENT = Experiment(
+    name="retrain", verb="retrain-compare", measure="compare", target="adjusted_vs_retrained", scope="controlled", model="adjustable",
+    inputs=("retrained",), category="Adjusted vs retrained",
+    help="per-layer losses: adjustable model at alpha a vs a model trained at fixed a",
+    summary_help="adjusted vs retrained per-layer losses (mean over images)",
+    title="Adjusted vs retrained: per-layer losses at the same alpha; ratio = adjusted / retrained "
+          "(loss network: {nets})",
+    # The retrained controls this experiment and `controls` read (arst.plan.controls trains them).
+    settings=(
+        Setting("retrain.impls", None, "implementations that get controls (null: every implementation not "
+                "itself at a fixed alpha)", {"type": ["array", "null"], "items": {"type": "string"}}, flag=None),
+        Setting("retrain.alphas", [], "more fixed alpha vectors per layer name (missing layers 0), beside the "
+                "one-hots and all ones", {"type": "array", "items": {
+                    "type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}}},
+                flag=None),
+        Setting("retrain.floor_seed_offset", 1, "the noise floor's seed: the run's seed plus this",
+                {"type": "integer", "minimum": 1}, flag=None),
+    ),
+    figures=(Figure("retrain", "arst.plots.comparison:retrain_figure",
+                    "figure: per-term losses, adjustable vs retrained", "retrain_figure.rst"),),
+)
 
 
 def compare(adjustable, retrained: list[str], style, images, size=SIZE, style_name="style",
             runtime=None) -> pd.DataFrame:
     """One row per (retrained model, image, term): each model's loss at the retrained alpha."""
+    import pandas as pd
+    import torch
+
+    from ..evaluate import Evaluator
+
     adj = Evaluator.load(adjustable, style, runtime)
     names, batch = load_eval_images(images, size)
     rows = []
@@ -38,6 +66,11 @@ def fixed_alpha_gap(retrained: list[str], style, images, size=SIZE, runtime=None
     different fixed alphas are (mean |y_a - y_b|, 0..255, clamped, over the evaluation images),
     one row per pair. An adjustable model that matches retraining must differ by as much between
     the same alphas; a constant model would pass a loss comparison, not this one."""
+    import pandas as pd
+    import torch
+
+    from ..evaluate import Evaluator
+
     _, batch = load_eval_images(images, size)
     outputs = []
     for path in retrained:

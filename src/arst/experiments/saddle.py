@@ -7,12 +7,42 @@ ablation whose content layer is not a style layer."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from .. import checkpoint as ckpt
-from .defaults import SADDLE, SADDLE_NOISE_K
+from .registry import Experiment, Figure, Setting
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The table is made by one job over every training log (`arst saddle`, workflow rule saddle),
+# not per model: the experiment has no per-model verb, and its figure reads its own tables.
+EXPERIMENT = Experiment(
+    name="saddle", verb=None, category="Saddle point", target="saddle_point",
+    help="detect the saddle-point event in training logs; gradient cosine; disjoint-layer ablation",
+    summary_help="", title="",
+    settings=(
+        Setting("saddle.window", 20, "steps compared before and after", {"type": "integer", "minimum": 1}),
+        # warmup: 3 time constants of the EMA (rate 0.01)
+        Setting("saddle.warmup", 300, "steps before the detector looks (3 time constants of an EMA at rate 0.01)",
+                {"type": "integer", "minimum": 0}),
+        Setting("saddle.content_drop", 0.3, "fraction content must fall", {"type": "number", "minimum": 0, "maximum": 1}),
+        Setting("saddle.style_rise", 0.1, "fraction style must rise", {"type": "number", "minimum": 0}),
+        Setting("saddle.ablation", True, "train every implementation again with its content layer off the style "
+                "layers", {"type": "boolean"}, flag=None),
+        Setting("saddle.ablation_content_layer", "relu4_2", "content layer off the style layers (deeper than "
+                "relu3_4: a confound the claims row names)", {"type": "string"}, flag=None),
+    ),
+    figures=(Figure("saddle", "arst.plots.comparison:saddle_figure",
+                    "figure: training curves (raw, EMA), gradient cosine, detected events", "saddle_figure.rst",
+                    reads=("curves", "table")),),
+)
+SADDLE = {s.key.split(".")[1]: s.default for s in EXPERIMENT.settings}
+# A saddle event must also move both window medians by this many standard errors of what batch
+# noise alone moves them: for Gaussian noise a window pair passes one test by chance with
+# probability 0.13% (one-sided), and an event needs content and style to pass at once.
+SADDLE_NOISE_K = 3.0
 
 
 def style_curve(log: pd.DataFrame, prefix: str = "loss_") -> pd.Series:
@@ -105,6 +135,8 @@ def detect_saddle(steps, content, style, window: int, content_drop: float = SADD
 
 
 def run_labels(model_path: str | Path, variant: str) -> dict:
+    from .. import checkpoint as ckpt
+
     meta = ckpt.load(model_path)
     recipe = meta["recipe"]
     return {"implementation": recipe["name"], "variant": variant, "seed": meta["seed"],
@@ -120,6 +152,8 @@ def saddle(runs: list[tuple[str, str, str, str]], window: int, content_drop: flo
     step-to-step spread and the change it made an event need), the span of steps the detector
     could search (`searched_from`, `searched_to`: a run that ends before a step cannot refute an
     event there) and the gradient cosine; the long curves the figure draws."""
+    import pandas as pd
+
     rows, curves = [], []
     for variant, style, model_path, log_path in runs:
         labels = {**run_labels(model_path, variant), "style": style}

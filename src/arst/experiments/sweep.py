@@ -6,15 +6,36 @@ both make the static alpha explorer."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import torch
 
-from ..data.images import save_image
-from ..evaluate import Evaluator
 from .common import MODEL_KEYS, load_eval_images
-from .defaults import SIZE, SWEEP_OTHERS, SWEEP_POINTS
+from .registry import SIZE, Experiment, Figure, Setting
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXPERIMENT = Experiment(
+    name="sweep", measure="sweep", images=True, table="sweep_summary", category="Layer loss vs alpha",
+    help="loss of every term as one layer's alpha goes 0 -> 1 (others at 0, then 1)",
+    summary_help="Spearman rho and monotonic fall of each layer's own loss against its alpha",
+    title="Layer loss vs alpha (loss network: {nets})",
+    settings=(
+        Setting("sweep_points", 11, "alpha values from 0 to 1 per layer", {"type": "integer", "minimum": 2},
+                flag="points"),
+        Setting("sweep_others", [0.0, 1.0], "values the other alphas are held at",
+                {"type": "array", "items": {"type": "number"}}, flag="others"),
+    ),
+    figures=(
+        Figure("loss_vs_alpha", "arst.plots.sweep:loss_vs_alpha", "figure: each layer's own style loss against its alpha",
+               "loss_vs_alpha.rst"),
+        Figure("stylization_grid", "arst.plots.sweep:stylization_grid", "figure: outputs as one layer's alpha goes "
+               "0 -> 1 (the sweep CSVs' image_file columns name the images)", "stylization_grid.rst",
+               reads=("table", "images")),
+    ),
+)
+SWEEP_POINTS, SWEEP_OTHERS = (s.default for s in EXPERIMENT.settings)
 
 
 def sweep_image(image_dir: str | Path, image: str, others: float, layer: str, value: float) -> Path:
@@ -29,6 +50,12 @@ def sweep_image(image_dir: str | Path, image: str, others: float, layer: str, va
 def sweep(checkpoint, style, images, size=SIZE, points=SWEEP_POINTS, others=SWEEP_OTHERS, style_name="style",
           image_dir: str | Path | None = None, runtime=None) -> pd.DataFrame:
     """Long table: one row per (others, swept layer, alpha value, image, term)."""
+    import pandas as pd
+    import torch
+
+    from ..data.images import save_image
+    from ..evaluate import Evaluator
+
     ev = Evaluator.load(checkpoint, style, runtime)
     names, batch = load_eval_images(images, size)
     layers = list(ev.recipe.style_layers)
@@ -57,7 +84,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per implementation, seed, style, others and layer: does the layer's own style loss
     fall as its alpha rises? Spearman rho of loss against alpha (mean over images), and
     whether it falls monotonically (each step no higher than the one before)."""
-    from scipy.stats import spearmanr  # 1.5 s to import: only the summary needs it
+    import pandas as pd
+    from scipy.stats import spearmanr
 
     own = table[table["term"] == table["swept_layer"]]
     keys = [*MODEL_KEYS, "others", "swept_layer"]
