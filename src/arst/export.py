@@ -1,7 +1,7 @@
 """A trained model as an ONNX file, and onnxruntime as a stylizing engine.
 
 The file's inputs are `image`, float32 (N, 3, H, W) in 0..255 with any N, H and W (odd sizes
-included: the graph pads and cuts as stylize.any_size does), and `alpha`, float32 (1, n), one
+included: the graph pads and cuts as nn.model.any_size does), and `alpha`, float32 (1, n), one
 weight per style layer, for the whole batch; its output `stylized` is (N, 3, H, W) on the same
 0..255 scale, unclamped, exactly what `arst stylize` computes before it saves. Its
 metadata_props say which model it is (METADATA_KEYS).
@@ -53,8 +53,7 @@ from torch import nn
 from . import __version__
 from .errors import DataError, MissingDependency
 from .io import atomic_path, sha256
-from .nn.model import AdjustableStyleTransfer
-from .stylize import any_size
+from .nn.model import AdjustableStyleTransfer, any_size
 
 log = logging.getLogger("arst")
 
@@ -92,7 +91,7 @@ def require_onnx(what: str = "arst export") -> None:
 
 
 class AnySize(nn.Module):
-    """The model as the ONNX file runs it: any height and width (stylize.any_size)."""
+    """The model as the ONNX file runs it: any height and width (nn.model.any_size)."""
 
     def __init__(self, model: AdjustableStyleTransfer):
         super().__init__()

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from .checkpoint import load_model
 from .data.images import list_images, load_content_image, save_image
 from .errors import ConfigError, DataError
-from .nn.model import AdjustableStyleTransfer
+from .nn.model import AdjustableStyleTransfer, any_size
 from .recipe import Recipe, check_alpha
 from .runtime import Runtime
 
@@ -49,18 +48,6 @@ def stylize_tensor(model: AdjustableStyleTransfer, image: torch.Tensor, alpha: t
     with runtime.autocast():
         y = any_size(model, runtime.images(image), alpha.to(runtime.device))
     return y.float()
-
-
-def any_size(model: Callable, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """model(x, alpha) for x of any height and width: padded by reflection to a multiple of 4
-    (the two stride-2 convolutions and upsamplings then give back its size), the output cut
-    back. One function for stylize_tensor and the ONNX export (arst.export), so both pad
-    alike. Padded even by zero pixels: under torch.export the sizes are symbolic, and a branch
-    on them would fix the exported graph to the example's remainder (a copy costs little
-    beside the model)."""
-    h, w = x.shape[-2:]
-    x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
-    return model(x, alpha)[..., :h, :w]
 
 
 def load_stylizer(checkpoint: str | Path, runtime: Runtime) -> tuple[Callable, dict]:

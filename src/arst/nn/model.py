@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
@@ -54,3 +57,15 @@ def build_model(recipe: Recipe, seed: int, channel_multiple: int = 1) -> Adjusta
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return AdjustableStyleTransfer(recipe, channel_multiple)
+
+
+def any_size(model: Callable, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """model(x, alpha) for x of any height and width: padded by reflection to a multiple of 4
+    (the two stride-2 convolutions and upsamplings then give back its size), the output cut
+    back. One function for stylize.stylize_tensor and the ONNX export (arst.export), so
+    both pad alike. Padded even by zero pixels: under torch.export the sizes are symbolic, and a branch
+    on them would fix the exported graph to the example's remainder (a copy costs little
+    beside the model)."""
+    h, w = x.shape[-2:]
+    x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
+    return model(x, alpha)[..., :h, :w]
