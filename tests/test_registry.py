@@ -31,9 +31,9 @@ def toy(tmp_path, monkeypatch):
 
 
 def test_the_toy_has_its_verbs_with_its_settings(toy, capsys):
-    from arst.cli import VERBS, build_parser
+    from arst.cli import all_verbs, build_parser
     parser = build_parser("toy")
-    assert {"toy", "toy-summary", "plot-toy"} <= set(VERBS)
+    assert {"toy", "toy-summary", "plot-toy"} <= set(all_verbs())
     args = parser.parse_args(["toy", "--checkpoint", "m.pt", "--style", "s.png", "--images", "a.png",
                               "--table", "t.csv", "--scale", "3"])
     assert args.scale == 3.0

@@ -85,25 +85,27 @@ def runtime_from(args):
                            channel_multiple=args.channel_multiple, engine=getattr(args, "engine", "torch"))
 
 
-def _register_experiments() -> None:
-    """The experiments' verbs (each registered experiment's own, its summary's and its figures';
-    arst.cli.experiments and .figures build them from arst.experiments.registry)."""
+def all_verbs() -> dict[str, tuple[str, str]]:
+    """VERBS and the experiments' verbs (each registered experiment's own, its summary's and its
+    figures'; arst.cli.experiments and .figures build them from arst.experiments.registry),
+    read anew at each call: ARST_EXPERIMENTS may register more after this module is imported."""
     from . import experiments, figures
+    out = dict(VERBS)
     for module in (experiments, figures):
         for name, (help, _) in module.verbs().items():
-            VERBS.setdefault(name, (module.__name__.rsplit(".", 1)[-1], help))
+            out.setdefault(name, (module.__name__.rsplit(".", 1)[-1], help))
+    return out
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """Every verb's name and help; the arguments of `verb` alone (its module is imported)."""
     import importlib
 
-    _register_experiments()
     parser = argparse.ArgumentParser(prog="arst", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"arst {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for name, (module, help) in VERBS.items():
+    for name, (module, help) in all_verbs().items():
         p = sub.add_parser(name, help=help, description=help,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         if name == verb:

@@ -163,4 +163,9 @@ def verbs() -> dict[str, tuple[str, object]]:
     return out
 
 
-SETUP = {verb: setup for verb, (_, setup) in verbs().items()}
+def __getattr__(name: str):
+    # SETUP is built at each use, not at import: the registry reads ARST_EXPERIMENTS when asked,
+    # so an experiment registered after this module was first imported still gets its verbs.
+    if name == "SETUP":
+        return {verb: setup for verb, (_, setup) in verbs().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

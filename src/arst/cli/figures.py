@@ -41,4 +41,8 @@ def verbs() -> dict[str, tuple[str, object]]:
             for e in registry.experiments().values() for figure in e.figures}
 
 
-SETUP = {verb: setup for verb, (_, setup) in verbs().items()}
+def __getattr__(name: str):
+    # Built at each use, as arst.cli.experiments.SETUP is: the registry may have grown since import.
+    if name == "SETUP":
+        return {verb: setup for verb, (_, setup) in verbs().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
