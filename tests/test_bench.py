@@ -56,7 +56,10 @@ def test_bench_on_cpu_compares_a_runtime_that_differs(tmp_path, capsys):
     assert result["device"] == "cpu" and (result["shipped"]["dtype"], result["fast"]["dtype"]) == ("fp32", "bf16")
     assert "compile=False" in result["fast"]["runtime"]
     numerics = result["numerics"]
-    assert 0 < numerics["max_rel_diff"] < 0.15  # bf16's 8 bits over 3 steps (about 4% seen)
+    # bf16's 8 bits over 3 steps at batch 1: about 5% with U(0, 1) alphas; about 21% with
+    # corrected's half one-hot draws, whose off layers are unweighted that step and drift freely
+    # (the same with either normalisation).
+    assert 0 < numerics["max_rel_diff"] < 0.3
     assert numerics["max_rel_diff"] == max(v["rel_diff"] for v in numerics["per_layer"].values())
     assert f"max relative difference {100 * numerics['max_rel_diff']:.3f}% (goal 2%: " in printed
     # The CPU's stylizing paths came first: bf16 autocast's picture is grey levels away from
