@@ -21,6 +21,7 @@ from arst.cli import main as cli
 from arst.io import sha256
 from arst.recipe import load_recipe
 from arst.runtime import Runtime
+from arst.schedule import Schedule
 from arst.stylize import load_stylizer, stylize_tensor
 from arst.train import train
 
@@ -40,7 +41,7 @@ def exported(tmp_path_factory, shared_images):
     out = {}
     for name in ("baseline", "corrected"):
         model = train(content, shared_images / "mosaic.jpg", root / name, load_recipe(name, style_size=64),
-                      steps=TRAIN_STEPS, seed=3, batch_size=2, image_size=32, progress=False)
+                      Schedule(steps=TRAIN_STEPS, batch=2, size=32), seed=3, progress=False)
         onnx_file = root / f"{name}.onnx"
         assert cli(["export", "--checkpoint", str(model), "--out", str(onnx_file)]) == 0
         out[name] = (model, onnx_file)
