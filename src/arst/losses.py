@@ -51,9 +51,12 @@ class EMANormalizer(nn.Module):
         # the GPU (a host sync every step) and splits a compiled step in two.
         return torch.where(self.in_scope, self.current(raw), 0.0).sum()
 
-    def ratios(self, raw: torch.Tensor) -> torch.Tensor:
+    def ratios(self, raw: torch.Tensor, own: torch.Tensor | None = None) -> torch.Tensor:
+        """Each in-scope term's weight, sum_i E_i over its E_l (or over `own`, the per-sample
+        values of normalization: sample), neither below `floor` times sum_i E_i; 1 out of scope."""
         total = self.total(raw)
-        return torch.where(self.in_scope, total / torch.maximum(self.current(raw), self.floor * total), 1.0)
+        value = self.current(raw) if own is None else own
+        return torch.where(self.in_scope, total / torch.maximum(value, self.floor * total), 1.0)
 
     @torch.no_grad()
     def update(self, raw: torch.Tensor) -> None:
@@ -117,19 +120,13 @@ class Objective(nn.Module):
         """
         raw = mse * self.scale
         ones = torch.ones_like(alpha[:, :1])
-        batch_raw = raw.mean(dim=0)
-        ratios = self.ema.ratios(batch_raw)
-        if self.per_sample:
-            # Each sample's term over its own (detached) value: the gradient of
-            # sum_l alpha_l log L_l, which is what the EMA's weights converge to for a model
-            # trained at one alpha (E_l -> L_l). Over a mixture of alphas the EMA's E_l is the
-            # mixture's mean instead, which underweighs each corner's own layer
-            # (docs/findings.md). The EMA's total keeps the loss on the EMA's scale.
-            total = self.ema.total(batch_raw)
-            own = torch.maximum(raw.detach().float(), self.ema.floor * total)
-            per_sample = total / own.clamp_min(torch.finfo(torch.float32).tiny)
-            ratios = torch.where(self.ema.in_scope, per_sample, ratios)
-        terms = raw * torch.cat([ones, alpha.to(raw.dtype)], dim=1) * ratios
+        # normalization: sample divides each sample's term by its own (detached) value: the
+        # gradient of sum_l alpha_l log L_l, which is what the EMA's weights converge to for a
+        # model trained at one alpha (E_l -> L_l). Over a mixture of alphas the EMA's E_l is the
+        # mixture's mean instead, which underweighs each corner's own layer (docs/findings.md).
+        # The EMA's total keeps the loss on the EMA's scale.
+        own = raw.detach().float().clamp_min(torch.finfo(torch.float32).tiny) if self.per_sample else None
+        terms = raw * torch.cat([ones, alpha.to(raw.dtype)], dim=1) * self.ema.ratios(raw.mean(dim=0), own)
         return terms.sum(dim=1).mean(), raw.detach().mean(dim=0), terms
 
 

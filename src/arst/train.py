@@ -92,6 +92,7 @@ class TrainStep:
                            "lr": recipe.conditioner_lr or recipe.lr})
         self.optimizer = torch.optim.Adam(groups, lr=recipe.lr, betas=recipe.betas,
                                           fused=runtime.cuda or None)
+        self.trained = [p for g in groups for p in g["params"]]  # what grad_clip bounds, listed once
         # Model and loss network in one graph, so the compiler fuses across their boundary.
         self.compiled_loss = runtime.compiled(self.loss_of)
 
@@ -120,8 +121,7 @@ class TrainStep:
             total.backward()
             if self.recipe.grad_clip is not None:
                 # foreach, and no error on a non-finite norm: nothing here reads back to the host.
-                torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]],
-                                               self.recipe.grad_clip, foreach=True)
+                torch.nn.utils.clip_grad_norm_(self.trained, self.recipe.grad_clip, foreach=True)
             self.optimizer.step()
         self.objective.ema.update(raw)
         losses = torch.cat([total.detach().float()[None], raw.float()])
