@@ -7,7 +7,6 @@ from pathlib import Path
 from arst.errors import ArstError
 from arst.experiments import registry
 from arst.plan import (
-    ablation_model,
     check_alpha_names,
     check_evaluation,
     check_eval_not_trained,
@@ -16,11 +15,14 @@ from arst.plan import (
     controls,
     floor_seed,
     evaluated_as_argv,
-    evaluation_argv,
+    evaluation_job_argv,
     experiment_argv,
+    floor_runs,
+    image_argv,
     image_size,
     loss_weights_file,
     model_recipe,
+    saddle_models,
     train_argv,
     trained_models,
     write_recipe_file,
@@ -68,13 +70,11 @@ def per_model(pattern, impls=None):
 
 
 def image_path(kind, name):
-    """Where the image `config[kind][name]` is (or will be made)."""
+    """Where the image `config[kind][name]` is (or will be made); a file the config names was
+    found when the workflow loaded (check_named_files)."""
     source = config[kind][name]
     if "file" in source:
-        path = Path(source["file"])
-        if not path.is_file():
-            raise ValueError(f"config {kind}.{name}.file: image not found: {path}")
-        return str(path)
+        return str(Path(source["file"]))
     if "pinned" in source:
         return f"resources/images/{source['pinned']}.jpg"
     return f"results/data/{kind}/{name}.png"
@@ -89,22 +89,15 @@ def eval_images():
 
 
 def image_command(w):
-    source = config[w.kind][w.name]
-    if "procedural" in source:
-        return (
-            f"arst make-style {source['procedural']} --seed {source['seed']} "
-            f"--size {source['size']} --out"
-        )
-    return f"arst sample-photos {source['embedded']} --out-file"
+    """The command that makes a generated image, up to its output file."""
+    return shlex.join(image_argv(config, w.kind, w.name))
 
 
 def content_input(w=None):
+    """The training photos: the config's folder (checked when the workflow loaded), COCO, or
+    the embedded photos."""
     content = config["content"]
     if content["source"] == "folder":
-        if not content["folder"] or not Path(content["folder"]).is_dir():
-            raise ValueError(
-                f"config content.folder: content folder not found: {content['folder']}"
-            )
         return content["folder"]
     if content["source"] == "coco":
         return content["coco_existing"] or "resources/coco/train2014"
@@ -139,31 +132,17 @@ def evaluation_args(experiment):
     threads, the implementation's runtime, and the experiment's own settings), then its extra
     inputs and its outputs.
     """
-    named_checkpoint = experiment.model == "checkpoint"
 
     def args(wildcards, input, output, threads):
-        argv = evaluation_argv(
+        argv = evaluation_job_argv(
             config,
+            experiment,
             wildcards.impl,
-            model=input.model if named_checkpoint else None,
-            style=input.style,
-            style_name=wildcards.style,
-            images=input.images,
-            threads=threads,
+            wildcards.style,
+            dict(input.items()),
+            dict(output.items()),
+            threads,
         )
-        argv += experiment_argv(config, experiment.name)
-        argv += [] if named_checkpoint else [f"--{experiment.model}", input.model]
-        for name in experiment.inputs:
-            value = getattr(input, name)
-            argv += [
-                f"--{name.replace('_', '-')}",
-                *([value] if isinstance(value, str) else value),
-            ]
-        for name in output.keys():
-            argv += [
-                "--image-dir" if name == "images" else f"--{name}",
-                getattr(output, name),
-            ]
         return shlex.join(argv)
 
     return args
@@ -259,13 +238,6 @@ def control_models(w):
     return [MODEL.format(impl=key, style=w.style, seed=w.seed) for key in keys]
 
 
-def floor_runs():
-    """(model, style, seed) of the noise-floor controls whose seed is no run's own."""
-    firsts = dict.fromkeys(next(iter(models)) for models in CONTROLS.values())
-    seeds = dict.fromkeys(str(floor_seed(config, x)) for x in SEEDS)
-    return [(m, s, x) for m in firsts for s in STYLES for x in seeds if x not in SEEDS]
-
-
 def floor_model(w):
     """The run's first one-hot control at the floor seed: the noise floor."""
     first = next(iter(CONTROLS[CONTROL_SOURCE[w.impl]]))
@@ -276,15 +248,9 @@ def saddle_runs():
     """(variant, style, model.pt, losses.csv) of every run the saddle table reads: each
     implementation's, and its disjoint-layer ablation's where the config asks for them.
     """
-    variants = [("adjustable", lambda impl: impl)]
-    if EVAL["saddle"]["ablation"]:
-        variants.append(("ablation", ablation_model))
     runs = [
-        (variant, style, MODEL.format(impl=model(impl), style=style, seed=seed))
-        for variant, model in variants
-        for impl in IMPLS
-        for style in STYLES
-        for seed in SEEDS
+        (variant, style, MODEL.format(impl=model, style=style, seed=seed))
+        for variant, model, style, seed in saddle_models(config)
     ]
     return [(v, s, m, m.replace("model.pt", "losses.csv")) for v, s, m in runs]
 

@@ -18,7 +18,7 @@ REPORT_TABLES["benchmarks"] = ("Training", "benchmarks.rst")
 TRAINED_RUNS = [
     (f"results/models/{m}/{s}/seed{x}", f"{m}_{s}_seed{x}")
     for m, s, x in [(m, s, x) for m in TRAINED for s in STYLES for x in SEEDS]
-    + floor_runs()
+    + floor_runs(config)
 ]
 
 for _table, (_category, _caption) in REPORT_TABLES.items():
