@@ -32,6 +32,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/experiments.smk"
 
 
 wildcard_constraints:
@@ -46,6 +47,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/saddle.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/report.smk"
 

@@ -1,8 +1,8 @@
 """Which models a config trains, and the arguments of the verbs that train and evaluate them.
 
-The workflow asks this module (workflow/rules/common.smk), and so does any script that runs
-the same models without Snakemake (scripts/gpu-run.py): one place decides, and it is
-unit-tested here. `config` is the validated Snakemake config (a plain dict, defaults filled).
+The workflow asks this module (workflow/rules/common.smk and experiments.smk), and so does any
+script that runs the same models without Snakemake (scripts/gpu-run.py): one place decides,
+and it is unit-tested here. `config` is the validated Snakemake config (a plain dict, defaults filled).
 """
 
 from __future__ import annotations

@@ -1,28 +1,21 @@
-# Helpers shared by all rule files (names, paths and command-line arguments from config).
-# Rules stay thin: they call `arst VERB` with the values these functions compute.
+# Helpers that all the rule files use. Here are the config's names (checked when the
+# workflow loads), where the trained models' files go, the images, and each training job's
+# inputs and arguments; the experiments' helpers are in experiments.smk. Rules stay thin:
+# they call `arst VERB` with the values these functions compute, and arst.plan decides them.
 import re
 import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
-from arst.experiments import registry
 from arst.plan import (
     check_alpha_names,
     check_evaluation,
     check_eval_not_trained,
     check_named_files,
-    control_sources,
-    controls,
-    floor_seed,
-    evaluated_as_argv,
-    evaluation_job_argv,
-    experiment_argv,
-    floor_runs,
     image_argv,
     image_size,
     loss_weights_file,
     model_recipe,
-    saddle_models,
     train_argv,
     trained_models,
     write_recipe_file,
@@ -53,10 +46,7 @@ _plan(check_named_files, config)
 _plan(check_eval_not_trained, config)
 _plan(check_alpha_names, config)
 TRAINED = _plan(trained_models, config)
-
-
-def model_dir(w):
-    return f"results/models/{w.model}/{w.style}/seed{w.seed}"
+EVAL = config["evaluation"]
 
 
 # One trained model (an implementation, style and seed) and its name in every per-model file.
@@ -67,6 +57,9 @@ RUN = "{impl}_{style}_seed{seed}"
 def per_model(pattern, impls=None):
     """`pattern` for every implementation (or those in `impls`), style and seed."""
     return expand(pattern, impl=impls or IMPLS, style=STYLES, seed=SEEDS)
+
+
+# --- the images and the training photos (data.smk) ---
 
 
 def image_path(kind, name):
@@ -104,6 +97,13 @@ def content_input(w=None):
     return "results/data/photos"
 
 
+# --- each model's training (train.smk) ---
+
+
+def model_dir(w):
+    return f"results/models/{w.model}/{w.style}/seed{w.seed}"
+
+
 def loss_weights_input(w):
     """The ImageNet weights file the train job needs (fetched by fetch_vgg), if any."""
     return _plan(loss_weights_file, TRAINED[w.model], config, "resources/torch") or []
@@ -124,144 +124,6 @@ def train_args(w):
 def content_cache(w):
     """The content cache prepared at the size this model trains on (arst.plan decides it)."""
     return f"results/data/content-{_plan(image_size, TRAINED[w.model], config)}px.npy"
-
-
-def evaluation_args(experiment):
-    """A params function: the experiment's verb's flags for the job's model, rendered by
-    arst.plan from the config (the model, its style, the evaluation images and size, the job's
-    threads, the implementation's runtime, and the experiment's own settings), then its extra
-    inputs and its outputs.
-    """
-
-    def args(wildcards, input, output, threads):
-        argv = evaluation_job_argv(
-            config,
-            experiment,
-            wildcards.impl,
-            wildcards.style,
-            dict(input.items()),
-            dict(output.items()),
-            threads,
-        )
-        return shlex.join(argv)
-
-    return args
-
-
-def gif_args(w):
-    """`arst alpha-gif`'s size and runtime: the evaluation size, the implementation's runtime."""
-    return shlex.join(evaluated_as_argv(config, w.impl))
-
-
-# --- the experiments (compare.smk): each module of arst.experiments declares one ---
-
-EXPERIMENTS = _plan(registry.experiments)
-
-
-def model_inputs(experiment):
-    """An input function: what the experiment's per-model job reads (the model, any extra
-    inputs its module names: registry.INPUTS, the style and the evaluation images)."""
-
-    def inputs(w):
-        extra = {
-            "training_log": lambda: f"results/models/{w.impl}/{w.style}/seed{w.seed}/adjustability.csv",
-            "retrained": lambda: control_models(w),
-            "floor": lambda: floor_model(w),
-        }
-        return {
-            "model": MODEL.format(impl=w.impl, style=w.style, seed=w.seed),
-            **{name: extra[name]() for name in experiment.inputs},
-            "style": style_image(w),
-            "images": eval_images(),
-        }
-
-    return inputs
-
-
-def model_outputs(experiment):
-    """The experiment's per-model files: its table, its images, and any extra tables."""
-    outputs = {"table": f"results/tables/{experiment.name}/{RUN}.csv"}
-    if experiment.images:
-        outputs["images"] = directory(f"results/images/{experiment.name}/{RUN}")
-    for name, folder in experiment.outputs.items():
-        outputs[name] = f"results/tables/{folder}/{RUN}.csv"
-    return outputs
-
-
-def scope(experiment):
-    """The implementations the experiment measures: all, or those judged by controls (none:
-    it runs for all when asked for by name, and no target asks)."""
-    return RETRAIN_IMPLS if experiment.scope == "controlled" else IMPLS
-
-
-def reads(experiment, name):
-    """Every model's file `name` of the experiment (an output of model_outputs)."""
-    pattern = {
-        "table": f"results/tables/{experiment.name}/{RUN}.csv",
-        "images": f"results/images/{experiment.name}/{RUN}",
-    }
-    pattern.update(
-        {n: f"results/tables/{f}/{RUN}.csv" for n, f in experiment.outputs.items()}
-    )
-    return per_model(pattern[name], scope(experiment))
-
-
-def caption(path):
-    """A caption under workflow/report/ (as a rule file names it), or an absolute path."""
-    return path if Path(path).is_absolute() else f"../report/{path}"
-
-
-def experiment_files(experiment):
-    """The summary (Markdown) and figures of an experiment: what the targets build."""
-    figures = [
-        f"results/figures/{f.name}.{ext}"
-        for f in experiment.figures
-        for ext in ("png", "pdf")
-    ]
-    return [f"results/tables/{experiment.summary_table}.md", *figures]
-
-
-def measured(experiment):
-    """Whether the workflow's targets (and the claims and the report) include the experiment."""
-    return bool(scope(experiment))
-
-
-EVAL = config["evaluation"]
-CONTROLS = _plan(controls, config)  # impl -> {model key: fixed alpha}
-CONTROL_SOURCE = _plan(control_sources, config)  # impl -> whose controls judge it
-RETRAIN_IMPLS = list(CONTROL_SOURCE)
-
-
-def control_models(w):
-    """The run's retrained controls (its implementation's, or those it borrows, at its style and seed)."""
-    keys = CONTROLS[CONTROL_SOURCE[w.impl]]
-    return [MODEL.format(impl=key, style=w.style, seed=w.seed) for key in keys]
-
-
-def floor_model(w):
-    """The run's first one-hot control at the floor seed: the noise floor."""
-    first = next(iter(CONTROLS[CONTROL_SOURCE[w.impl]]))
-    return MODEL.format(impl=first, style=w.style, seed=floor_seed(config, w.seed))
-
-
-def saddle_runs():
-    """(variant, style, model.pt, losses.csv) of every run the saddle table reads: each
-    implementation's, and its disjoint-layer ablation's where the config asks for them.
-    """
-    runs = [
-        (variant, style, MODEL.format(impl=model, style=style, seed=seed))
-        for variant, model, style, seed in saddle_models(config)
-    ]
-    return [(v, s, m, m.replace("model.pt", "losses.csv")) for v, s, m in runs]
-
-
-def claims_inputs(w=None):
-    """Every measured experiment's summary, by the name the claims read it under."""
-    return {
-        e.claims_name: f"results/tables/{e.summary_table}.csv"
-        for e in EXPERIMENTS.values()
-        if measured(e)
-    }
 
 
 def all_targets():
