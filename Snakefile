@@ -9,10 +9,14 @@ from arst.plan import read_config_file
 min_version("9.0")
 
 
-# Under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the rules'
-# environment; it runs from a copy in .snakemake/conda/ and learns where the checkout is here.
-# (Set, not read: the `envvars:` directive asserts variables the user must provide.)
-os.environ.update(ARST_SOURCE=workflow.basedir)
+# Set here for every job, which inherits the environment (a SLURM job too, and it reads this
+# file again). Set, not read: the `envvars:` directive asserts variables the user must provide.
+# - ARST_SOURCE: under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the
+#   rules' environment; it runs from a copy in .snakemake/conda/ and learns where it is here.
+# - TORCH_HOME: torch's cache, in the working directory: fetch_vgg downloads the loss network's
+#   ImageNet weights into it, and the jobs that build that network read them from it offline.
+TORCH_HOME = "resources/torch"
+os.environ.update(ARST_SOURCE=workflow.basedir, TORCH_HOME=TORCH_HOME)
 
 
 # The offline default, unless the command line names config files: those then replace it

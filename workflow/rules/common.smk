@@ -106,7 +106,7 @@ def model_dir(w):
 
 def loss_weights_input(w):
     """The ImageNet weights file the train job needs (fetched by fetch_vgg), if any."""
-    return _plan(loss_weights_file, TRAINED[w.model], config, "resources/torch") or []
+    return _plan(loss_weights_file, TRAINED[w.model], config, TORCH_HOME) or []
 
 
 def recipe_fields(w):

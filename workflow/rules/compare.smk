@@ -25,7 +25,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
             verb=_exp.per_model_verb,
             args=evaluation_args(_exp),
         shell:
-            "TORCH_HOME=resources/torch arst {params.verb} {params.args} > {log} 2>&1"
+            "arst {params.verb} {params.args} > {log} 2>&1"
 
     rule:
         name:

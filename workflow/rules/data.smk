@@ -34,13 +34,13 @@ rule fetch_coco:
 
 rule fetch_vgg:
     output:
-        "resources/torch/hub/checkpoints/{arch}-{hash}.pth",
+        f"{TORCH_HOME}/hub/checkpoints/{{arch}}-{{hash}}.pth",
     log:
         "results/logs/fetch_vgg/{arch}-{hash}.log",
     conda:
         "../../envs/arst.yaml"
     shell:
-        "arst fetch-vgg --arch {wildcards.arch} --torch-home resources/torch > {log} 2>&1"
+        f"arst fetch-vgg --arch {{wildcards.arch}} --torch-home {TORCH_HOME} > {{log}} 2>&1"
 
 
 rule sample_photos:

@@ -103,7 +103,7 @@ rule alpha_sweep_gif:
     params:
         args=gif_args,
     shell:
-        "TORCH_HOME=resources/torch arst alpha-gif --checkpoint {input.model} --image {input.image}"
+        "arst alpha-gif --checkpoint {input.model} --image {input.image}"
         " {params.args} --threads {threads} --out {output} > {log} 2>&1"
 
 

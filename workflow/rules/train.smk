@@ -42,7 +42,7 @@ rule train:
         out=model_dir,
         args=train_args,
     shell:
-        "TORCH_HOME=resources/torch arst train --recipe {input.recipe} --content {input.content}"
+        "arst train --recipe {input.recipe} --content {input.content}"
         " --style {input.style} --out {params.out} --seed {wildcards.seed} --threads {threads}"
         " {params.args}"
         " > {log} 2>&1"
