@@ -49,6 +49,11 @@ TRAINED = _plan(trained_models, config)
 EVAL = config["evaluation"]
 
 
+# The conda environment of every rule that runs a command (used under --sdm conda, and asked
+# of every rule by `snakemake --lint`), relative to the rule files, which all live here.
+ARST_ENV = "../../envs/arst.yaml"
+
+
 # One trained model (an implementation, style and seed) and its name in every per-model file.
 MODEL = "results/models/{impl}/{style}/seed{seed}/model.pt"
 RUN = "{impl}_{style}_seed{seed}"

@@ -17,7 +17,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
         log:
             f"results/logs/{_exp.name}/{RUN}.log",
         conda:
-            "../../envs/arst.yaml"
+            ARST_ENV
         threads: EVAL["threads"]
         resources:
             gpu=EVAL["gpu"],
@@ -38,7 +38,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
         log:
             f"results/logs/{_exp.name}_summary.log",
         conda:
-            "../../envs/arst.yaml"
+            ARST_ENV
         params:
             verb=_exp.summary_verb,
         shell:
@@ -64,7 +64,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
             log:
                 f"results/logs/plot/{_fig.name}.log",
             conda:
-                "../../envs/arst.yaml"
+                ARST_ENV
             params:
                 verb=f"plot-{_fig.name.replace('_', '-')}",
             shell:
@@ -83,7 +83,7 @@ rule claims:
     log:
         "results/logs/claims.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         args=lambda w, input: " ".join(f"--{k} {v}" for k, v in input.items()),
     shell:

@@ -14,7 +14,7 @@ rule fetch_image:
     log:
         "results/logs/fetch_image/{pinned}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
         "arst fetch-image {wildcards.pinned} --out {output} > {log} 2>&1"
 
@@ -25,7 +25,7 @@ rule fetch_coco:
     log:
         "results/logs/fetch_coco.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         url=config["content"]["coco_url"],
     shell:
@@ -38,7 +38,7 @@ rule fetch_vgg:
     log:
         "results/logs/fetch_vgg/{arch}-{hash}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
         f"arst fetch-vgg --arch {{wildcards.arch}} --torch-home {TORCH_HOME} > {{log}} 2>&1"
 
@@ -49,7 +49,7 @@ rule sample_photos:
     log:
         "results/logs/sample_photos.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         names=shlex.join(config["content"]["photos"]),
     shell:
@@ -62,7 +62,7 @@ rule source_image:
     log:
         "results/logs/source_image/{kind}_{name}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         command=image_command,
     shell:
@@ -78,6 +78,6 @@ rule prepare_content:
     log:
         "results/logs/prepare_content/{size}px.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
         "arst prepare --content {input} --out {output.cache} --size {wildcards.size} > {log} 2>&1"

@@ -39,7 +39,7 @@ for _table, (_category, _caption) in REPORT_TABLES.items():
             f"results/logs/report/{_table}.log",
         localrule: True
         conda:
-            "../../envs/arst.yaml"
+            ARST_ENV
         params:
             title=_table.replace("_", " "),
         shell:
@@ -56,7 +56,7 @@ rule benchmarks:
         "results/logs/benchmarks.log",
     localrule: True
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         runs=lambda w, input: " ".join(
             f"--run {label} {tsv}" for (_, label), tsv in zip(TRAINED_RUNS, input)
@@ -80,7 +80,7 @@ rule plot_training:
     log:
         "results/logs/plot/training_curves.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         runs=" ".join(
             f"--run {label} {folder}/losses.csv" for folder, label in TRAINED_RUNS
@@ -98,7 +98,7 @@ rule alpha_sweep_gif:
     log:
         f"results/logs/alpha_sweep/{RUN}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     threads: EVAL["threads"]
     params:
         args=gif_args,
@@ -121,7 +121,7 @@ rule alpha_sweep_page:
         "results/logs/report/alpha_sweep.log",
     localrule: True
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         gifs=lambda w, input: " ".join(f"--gif {Path(g).stem} {g}" for g in input),
     shell:

@@ -17,7 +17,7 @@ rule saddle:
     log:
         "results/logs/saddle.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         runs=" ".join(f"--run {shlex.join(run)}" for run in saddle_runs()),
         settings=shlex.join(experiment_argv(config, "saddle")),
@@ -41,7 +41,7 @@ rule plot_saddle:
     log:
         "results/logs/plot/saddle.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
         "arst plot-saddle --curves {input.curves} --summary {input.summary}"
         " --png {output.png} --pdf {output.pdf} > {log} 2>&1"

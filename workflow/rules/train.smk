@@ -32,7 +32,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{model}_{style}_seed{seed}.tsv"
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     threads: config["train"]["threads"]
     resources:
         gpu=config["train"]["gpu"],
@@ -64,7 +64,7 @@ rule export_onnx:
     log:
         "results/logs/export/{model}_{style}_seed{seed}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     threads: EVAL["threads"]
     shell:
         "arst export --checkpoint {input.model} --out {output} --threads {threads} > {log} 2>&1"
