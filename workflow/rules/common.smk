@@ -49,9 +49,15 @@ TRAINED = _plan(trained_models, config)
 EVAL = config["evaluation"]
 
 
-# The conda environment of every rule that runs a command (used under --sdm conda, and asked
-# of every rule by `snakemake --lint`), relative to the rule files, which all live here.
+# Shared by the rules that run a command. Their conda environment (used under --sdm conda, and
+# asked of every rule by `snakemake --lint`) is relative to the rule files, which all live in
+# this folder; the output and errors of their commands go to the job's `log:`.
 ARST_ENV = "../../envs/arst.yaml"
+
+
+def logged(command):
+    """The rule's shell command, its output and errors written to the job's log."""
+    return f"{command} > {{log}} 2>&1"
 
 
 # One trained model (an implementation, style and seed) and its name in every per-model file.

@@ -25,7 +25,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
             verb=_exp.per_model_verb,
             args=evaluation_args(_exp),
         shell:
-            "arst {params.verb} {params.args} > {log} 2>&1"
+            logged("arst {params.verb} {params.args}")
 
     rule:
         name:
@@ -42,7 +42,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
         params:
             verb=_exp.summary_verb,
         shell:
-            "arst {params.verb} {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+            logged("arst {params.verb} {input} --csv {output.csv} --md {output.md}")
 
     for _fig in _exp.figures:
 
@@ -68,7 +68,9 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
             params:
                 verb=f"plot-{_fig.name.replace('_', '-')}",
             shell:
-                "arst {params.verb} {input.tables} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+                logged(
+                    "arst {params.verb} {input.tables} --png {output.png} --pdf {output.pdf}"
+                )
 
 
 # --- the verdict ------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ rule claims:
     params:
         args=lambda w, input: " ".join(f"--{k} {v}" for k, v in input.items()),
     shell:
-        "arst claims {params.args} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        logged("arst claims {params.args} --csv {output.csv} --md {output.md}")
 
 
 # --- named targets: each experiment's summary and figures, under the name its module gives ----

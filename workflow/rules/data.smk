@@ -16,7 +16,7 @@ rule fetch_image:
     conda:
         ARST_ENV
     shell:
-        "arst fetch-image {wildcards.pinned} --out {output} > {log} 2>&1"
+        logged("arst fetch-image {wildcards.pinned} --out {output}")
 
 
 rule fetch_coco:
@@ -29,7 +29,7 @@ rule fetch_coco:
     params:
         url=config["content"]["coco_url"],
     shell:
-        "arst fetch-coco --out resources/coco --url {params.url} > {log} 2>&1"
+        logged("arst fetch-coco --out resources/coco --url {params.url}")
 
 
 rule fetch_vgg:
@@ -40,7 +40,7 @@ rule fetch_vgg:
     conda:
         ARST_ENV
     shell:
-        f"arst fetch-vgg --arch {{wildcards.arch}} --torch-home {TORCH_HOME} > {{log}} 2>&1"
+        logged(f"arst fetch-vgg --arch {{wildcards.arch}} --torch-home {TORCH_HOME}")
 
 
 rule sample_photos:
@@ -53,7 +53,7 @@ rule sample_photos:
     params:
         names=shlex.join(config["content"]["photos"]),
     shell:
-        "arst sample-photos --out {output} {params.names} > {log} 2>&1"
+        logged("arst sample-photos --out {output} {params.names}")
 
 
 rule source_image:
@@ -66,7 +66,7 @@ rule source_image:
     params:
         command=image_command,
     shell:
-        "{params.command} {output} > {log} 2>&1"
+        logged("{params.command} {output}")
 
 
 rule prepare_content:
@@ -80,4 +80,6 @@ rule prepare_content:
     conda:
         ARST_ENV
     shell:
-        "arst prepare --content {input} --out {output.cache} --size {wildcards.size} > {log} 2>&1"
+        logged(
+            "arst prepare --content {input} --out {output.cache} --size {wildcards.size}"
+        )

@@ -43,7 +43,7 @@ for _table, (_category, _caption) in REPORT_TABLES.items():
         params:
             title=_table.replace("_", " "),
         shell:
-            "arst report-table {input} --title '{params.title}' --out {output} > {log} 2>&1"
+            logged("arst report-table {input} --title '{params.title}' --out {output}")
 
 
 rule benchmarks:
@@ -62,7 +62,7 @@ rule benchmarks:
             f"--run {label} {tsv}" for (_, label), tsv in zip(TRAINED_RUNS, input)
         ),
     shell:
-        "arst benchmarks {params.runs} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        logged("arst benchmarks {params.runs} --csv {output.csv} --md {output.md}")
 
 
 rule plot_training:
@@ -86,7 +86,7 @@ rule plot_training:
             f"--run {label} {folder}/losses.csv" for folder, label in TRAINED_RUNS
         ),
     shell:
-        "arst plot-training {params.runs} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+        logged("arst plot-training {params.runs} --png {output.png} --pdf {output.pdf}")
 
 
 rule alpha_sweep_gif:
@@ -103,8 +103,10 @@ rule alpha_sweep_gif:
     params:
         args=gif_args,
     shell:
-        "arst alpha-gif --checkpoint {input.model} --image {input.image}"
-        " {params.args} --threads {threads} --out {output} > {log} 2>&1"
+        logged(
+            "arst alpha-gif --checkpoint {input.model} --image {input.image}"
+            " {params.args} --threads {threads} --out {output}"
+        )
 
 
 rule alpha_sweep_page:
@@ -125,7 +127,7 @@ rule alpha_sweep_page:
     params:
         gifs=lambda w, input: " ".join(f"--gif {Path(g).stem} {g}" for g in input),
     shell:
-        "arst report-gifs {params.gifs} --out {output} > {log} 2>&1"
+        logged("arst report-gifs {params.gifs} --out {output}")
 
 
 rule alpha_sweep:

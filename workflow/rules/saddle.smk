@@ -22,8 +22,10 @@ rule saddle:
         runs=" ".join(f"--run {shlex.join(run)}" for run in saddle_runs()),
         settings=shlex.join(experiment_argv(config, "saddle")),
     shell:
-        "arst saddle {params.runs} {params.settings}"
-        " --csv {output.csv} --md {output.md} --curves {output.curves} > {log} 2>&1"
+        logged(
+            "arst saddle {params.runs} {params.settings}"
+            " --csv {output.csv} --md {output.md} --curves {output.curves}"
+        )
 
 
 rule plot_saddle:
@@ -43,5 +45,7 @@ rule plot_saddle:
     conda:
         ARST_ENV
     shell:
-        "arst plot-saddle --curves {input.curves} --summary {input.summary}"
-        " --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+        logged(
+            "arst plot-saddle --curves {input.curves} --summary {input.summary}"
+            " --png {output.png} --pdf {output.pdf}"
+        )

@@ -32,7 +32,7 @@ rule explorer_page:
     conda:
         ARST_ENV
     shell:
-        "arst explorer-page {input.tables} --out {output} > {log} 2>&1"
+        logged("arst explorer-page {input.tables} --out {output}")
 
 
 rule explorer:

@@ -42,10 +42,11 @@ rule train:
         out=model_dir,
         args=train_args,
     shell:
-        "arst train --recipe {input.recipe} --content {input.content}"
-        " --style {input.style} --out {params.out} --seed {wildcards.seed} --threads {threads}"
-        " {params.args}"
-        " > {log} 2>&1"
+        logged(
+            "arst train --recipe {input.recipe} --content {input.content}"
+            " --style {input.style} --out {params.out} --seed {wildcards.seed} --threads {threads}"
+            " {params.args}"
+        )
 
 
 rule models:
@@ -67,7 +68,9 @@ rule export_onnx:
         ARST_ENV
     threads: EVAL["threads"]
     shell:
-        "arst export --checkpoint {input.model} --out {output} --threads {threads} > {log} 2>&1"
+        logged(
+            "arst export --checkpoint {input.model} --out {output} --threads {threads}"
+        )
 
 
 rule onnx:
