@@ -13,8 +13,9 @@ min_version("9.0")
 # file again). Set, not read: the `envvars:` directive asserts variables the user must provide.
 # - ARST_SOURCE: under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the
 #   rules' environment; it runs from a copy in .snakemake/conda/ and learns where it is here.
-# - TORCH_HOME: torch's cache, in the working directory: fetch_vgg downloads the loss network's
-#   ImageNet weights into it, and the jobs that build that network read them from it offline.
+# - TORCH_HOME: torch's cache, in the working directory (whatever the caller's is): fetch_vgg
+#   downloads the loss network's ImageNet weights into it, and the jobs that build that network
+#   read them from it offline.
 TORCH_HOME = "resources/torch"
 os.environ.update(ARST_SOURCE=workflow.basedir, TORCH_HOME=TORCH_HOME)
 
@@ -35,6 +36,8 @@ validate(config, "workflow/schemas/config.schema.yaml")
 report: "workflow/report/workflow.rst"
 
 
+# The helpers first (functions only: `snakemake --lint` wants them apart from the rules), then
+# the rules, by topic.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/experiments.smk"
 
