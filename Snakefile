@@ -9,10 +9,15 @@ from arst.plan import read_config_file
 min_version("9.0")
 
 
-# Under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the rules'
-# environment; it runs from a copy in .snakemake/conda/ and learns where the checkout is here.
-# (Set, not read: the `envvars:` directive asserts variables the user must provide.)
-os.environ.update(ARST_SOURCE=workflow.basedir)
+# Set here for every job, which inherits the environment (a SLURM job too, and it reads this
+# file again). Set, not read: the `envvars:` directive asserts variables the user must provide.
+# - ARST_SOURCE: under --sdm conda, envs/arst.post-deploy.sh installs this checkout into the
+#   rules' environment; it runs from a copy in .snakemake/conda/ and learns where it is here.
+# - TORCH_HOME: torch's cache, in the working directory (whatever the caller's is): fetch_vgg
+#   downloads the loss network's ImageNet weights into it, and the jobs that build that network
+#   read them from it offline.
+TORCH_HOME = "resources/torch"
+os.environ.update(ARST_SOURCE=workflow.basedir, TORCH_HOME=TORCH_HOME)
 
 
 # The offline default, unless the command line names config files: those then replace it
@@ -31,7 +36,10 @@ validate(config, "workflow/schemas/config.schema.yaml")
 report: "workflow/report/workflow.rst"
 
 
+# The helpers first (functions only: `snakemake --lint` wants them apart from the rules), then
+# the rules, by topic.
 include: "workflow/rules/common.smk"
+include: "workflow/rules/experiments.smk"
 
 
 wildcard_constraints:
@@ -46,6 +54,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/saddle.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/report.smk"
 

@@ -11,10 +11,11 @@ from arst.experiments.diversity import DIVERSITY
 from arst.experiments.noise import NOISE
 from arst.experiments.saddle import SADDLE
 from arst.experiments.sweep import SWEEP_POINTS
+from arst.experiments import registry
 from arst.plan import (batch_size, check_alpha_names, check_eval_not_trained, check_named_files, evaluation_argv,
-                       experiment_argv, image_size, loss_weights_file, model_recipe, read_config_file, recipe_of,
-                       schedule_of, train_argv, write_recipe_file,
-                       trained_models, control_sources, controls, floor_seed)
+                       evaluation_job_argv, experiment_argv, floor_runs, image_argv, image_size, loss_weights_file,
+                       model_recipe, read_config_file, recipe_of, saddle_models, schedule_of, train_argv,
+                       write_recipe_file, trained_models, control_sources, controls, floor_seed)
 
 CONFIG = {
     "implementations": {
@@ -63,6 +64,20 @@ def test_controls_default_to_every_adjustable_implementation_and_the_floor_is_a_
     assert len(controls(config)["baseline"]) == 5  # four style layers and all ones
     assert floor_seed(config, "3") == 4
     assert floor_seed({**config, "evaluation": {"retrain": {"floor_seed_offset": 10}}}, 1) == 11
+
+
+def test_the_floor_trains_beyond_the_runs_and_the_saddle_reads_each_run_and_its_ablation():
+    config = {**copy.deepcopy(CONFIG), "styles": {"mosaic": {}, "swirl": {}}, "seeds": [0, 1]}
+    # The first one-hot of each controlled implementation at seed + 1: seed 1 is a run's own.
+    assert floor_runs(config) == [("corrected-fixed-relu2_2", "mosaic", "2"), ("corrected-fixed-relu2_2", "swirl", "2")]
+    config["evaluation"]["retrain"]["floor_seed_offset"] = 5
+    assert [seed for _, _, seed in floor_runs(config)] == ["5", "6", "5", "6"]
+    runs = saddle_models(config)
+    assert len(runs) == 2 * 3 * 2 * 2  # (adjustable, ablation) x implementations x styles x seeds
+    assert runs[:2] == [("adjustable", "baseline", "mosaic", "0"), ("adjustable", "baseline", "mosaic", "1")]
+    assert runs[12] == ("ablation", "baseline-ablation", "mosaic", "0")
+    config["evaluation"]["saddle"]["ablation"] = False
+    assert {variant for variant, *_ in saddle_models(config)} == {"adjustable"}
 
 
 def _train_args(argv):
@@ -150,6 +165,42 @@ def test_evaluation_arguments_are_the_verbs_own_and_carry_the_implementations_ru
     assert corrected.precision == "auto" and (corrected.points, corrected.others) == (SWEEP_POINTS, [0.0, 1.0])
     retrain = evaluation_argv(config, "corrected", model=None, **common)
     assert "--checkpoint" not in retrain and experiment_argv(config, "retrain-compare") == []
+
+
+def test_an_evaluation_jobs_arguments_name_its_inputs_and_outputs_as_its_verb_reads_them():
+    from arst.cli import build_parser
+    config = {**copy.deepcopy(CONFIG), "evaluation": {"size": 48}}
+    experiments = registry.experiments()
+    shared = dict(model="m.pt", style="s.png", images=["a.png", "b.png"])
+    # A model under --checkpoint, an extra input as its flag, every output (images: --image-dir).
+    adjustability = experiments["adjustability"]
+    argv = evaluation_job_argv(config, adjustability, "baseline", "mosaic", {**shared, "training_log": "log.csv"},
+                               {"table": "t.csv", "curve": "c.csv"}, threads=3)
+    args = build_parser("adjustability").parse_args(["adjustability", *argv])
+    assert (args.checkpoint, args.style, args.style_name, args.images) == ("m.pt", "s.png", "mosaic", ["a.png", "b.png"])
+    assert (args.training_log, args.table, args.curve, args.threads, args.size) == ("log.csv", "t.csv", "c.csv", 3, 48)
+    noise = evaluation_job_argv(config, experiments["noise"], "baseline", "mosaic", shared,
+                                {"table": "t.csv", "images": "img"}, threads=1)
+    assert shlex.join(noise).endswith("--table t.csv --image-dir img")
+    # A model under the experiment's own flag, and a list of inputs after one flag.
+    control_argv = evaluation_job_argv(config, experiments["controls"], "corrected", "mosaic",
+                                    {**shared, "retrained": ["r1.pt", "r2.pt"], "floor": "f.pt"}, {"table": "t.csv"},
+                                    threads=1)
+    args = build_parser("controls").parse_args(["controls", *control_argv])
+    assert "--checkpoint" not in control_argv
+    assert (args.adjustable, args.retrained, args.floor) == ("m.pt", ["r1.pt", "r2.pt"], "f.pt")
+
+
+def test_the_commands_that_make_images_are_arsts_own():
+    from arst.cli import build_parser
+    config = {"styles": {"mosaic": {"procedural": "mosaic", "seed": 3, "size": 64}},
+              "eval_content": {"chelsea": {"embedded": "chelsea"}}}
+    style = image_argv(config, "styles", "mosaic")
+    assert shlex.join(style) == "arst make-style mosaic --seed 3 --size 64 --out"
+    args = build_parser("make-style").parse_args([*style[1:], "s.png"])
+    assert (args.seed, args.size, args.out) == (3, 64, "s.png")
+    photo = image_argv(config, "eval_content", "chelsea")
+    assert build_parser("sample-photos").parse_args([*photo[1:], "c.png"]).out_file == "c.png"
 
 
 def test_experiment_settings_round_trip_through_their_verbs():

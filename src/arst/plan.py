@@ -1,8 +1,8 @@
 """Which models a config trains, and the arguments of the verbs that train and evaluate them.
 
-The workflow asks this module (workflow/rules/common.smk), and so does any script that runs
-the same models without Snakemake (scripts/gpu-run.py): one place decides, and it is
-unit-tested here. `config` is the validated Snakemake config (a plain dict, defaults filled).
+The workflow asks this module (workflow/rules/common.smk and experiments.smk), and so does any
+script that runs the same models without Snakemake (scripts/gpu-run.py): one place decides,
+and it is unit-tested here. `config` is the validated Snakemake config (a plain dict, defaults filled).
 """
 
 from __future__ import annotations
@@ -125,6 +125,30 @@ def _check_shared(config: Mapping[str, Any], impl: str, source: str) -> None:
 def floor_seed(config: Mapping[str, Any], seed: int | str) -> int:
     """The second seed at which a run's first one-hot control is retrained: its noise floor."""
     return int(seed) + int(config["evaluation"]["retrain"].get("floor_seed_offset", 1))
+
+
+def floor_runs(config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(model, style, seed) of the noise-floor controls that train beyond the runs: each
+    controlled implementation's first one-hot control at every style and floor seed that is no
+    run's own seed (a floor seed that is one is trained anyway)."""
+    seeds = [str(seed) for seed in config["seeds"]]
+    firsts = dict.fromkeys(next(iter(models)) for models in controls(config).values())
+    floors = dict.fromkeys(str(floor_seed(config, seed)) for seed in seeds)
+    return [(m, s, x) for m in firsts for s in config["styles"] for x in floors if x not in seeds]
+
+
+def saddle_models(config: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(variant, model, style, seed) of every run the saddle table reads: each implementation's
+    ("adjustable"), then its disjoint-layer ablation's ("ablation") where
+    `evaluation.saddle.ablation` asks for them."""
+    variants = [("adjustable", lambda impl: impl)]
+    if config["evaluation"]["saddle"]["ablation"]:
+        variants.append(("ablation", ablation_model))
+    return [(variant, model(impl), style, str(seed))
+            for variant, model in variants
+            for impl in config["implementations"]
+            for style in config["styles"]
+            for seed in config["seeds"]]
 
 
 def _train(spec: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,6 +284,29 @@ def experiment_argv(config: Mapping[str, Any], name: str) -> list[str]:
     return out
 
 
+def evaluation_job_argv(config: Mapping[str, Any], experiment: registry.Experiment, impl: str, style_name: str,
+                        inputs: Mapping[str, str | Sequence[str]], outputs: Mapping[str, str],
+                        threads: int) -> list[str]:
+    """`arst VERB`'s arguments for the workflow's job of `experiment` on one model of `impl`:
+    the flags every evaluation verb shares (evaluation_argv, from the job's inputs `model`,
+    `style` and `images`), the experiment's own settings (experiment_argv), the model under
+    the experiment's flag where that is not --checkpoint, each extra input the experiment
+    declares (Experiment.inputs) as --NAME, and each of the job's outputs as --NAME (its
+    `images` folder as --image-dir)."""
+    named_checkpoint = experiment.model == "checkpoint"
+    argv = evaluation_argv(config, impl, model=inputs["model"] if named_checkpoint else None,
+                           style=inputs["style"], style_name=style_name, images=inputs["images"],
+                           threads=threads)
+    argv += experiment_argv(config, experiment.name)
+    argv += [] if named_checkpoint else [f"--{experiment.model}", inputs["model"]]
+    for name in experiment.inputs:
+        value = inputs[name]
+        argv += [_flag(name), *([value] if isinstance(value, str) else value)]
+    for name, path in outputs.items():
+        argv += ["--image-dir" if name == "images" else f"--{name}", path]
+    return argv
+
+
 def _flag(key: str) -> str:
     return f"--{key.replace('_', '-')}"
 
@@ -277,6 +324,16 @@ def loss_weights_file(spec: Mapping[str, Any], config: Mapping[str, Any], torch_
     from .nn.vgg import weights_file  # torch (and torchvision): only for configs that use its weights
 
     return str(weights_file(recipe_of(spec["name"], spec).vgg, torch_home))
+
+
+def image_argv(config: Mapping[str, Any], kind: str, name: str) -> list[str]:
+    """The `arst` command that makes the config's image `config[kind][name]` (a procedural
+    style, or an embedded photo), up to its output flag: the workflow appends the file."""
+    source = config[kind][name]
+    if "procedural" in source:
+        return ["arst", "make-style", source["procedural"], "--seed", str(source["seed"]),
+                "--size", str(source["size"]), "--out"]
+    return ["arst", "sample-photos", source["embedded"], "--out-file"]
 
 
 def check_named_files(config: Mapping[str, Any]) -> None:

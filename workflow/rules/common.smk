@@ -1,23 +1,18 @@
-# Helpers shared by all rule files (names, paths and command-line arguments from config).
-# Rules stay thin: they call `arst VERB` with the values these functions compute.
+# Helpers that all the rule files use. Here are the config's names (checked when the
+# workflow loads), where the trained models' files go, the images, and each training job's
+# inputs and arguments; the experiments' helpers are in experiments.smk. Rules stay thin:
+# they call `arst VERB` with the values these functions compute, and arst.plan decides them.
 import re
 import shlex
 from pathlib import Path
 
 from arst.errors import ArstError
-from arst.experiments import registry
 from arst.plan import (
-    ablation_model,
     check_alpha_names,
     check_evaluation,
     check_eval_not_trained,
     check_named_files,
-    control_sources,
-    controls,
-    floor_seed,
-    evaluated_as_argv,
-    evaluation_argv,
-    experiment_argv,
+    image_argv,
     image_size,
     loss_weights_file,
     model_recipe,
@@ -51,10 +46,18 @@ _plan(check_named_files, config)
 _plan(check_eval_not_trained, config)
 _plan(check_alpha_names, config)
 TRAINED = _plan(trained_models, config)
+EVAL = config["evaluation"]
 
 
-def model_dir(w):
-    return f"results/models/{w.model}/{w.style}/seed{w.seed}"
+# Shared by the rules that run a command. Their conda environment (used under --sdm conda, and
+# asked of every rule by `snakemake --lint`) is relative to the rule files, which all live in
+# this folder; the output and errors of their commands go to the job's `log:`.
+ARST_ENV = "../../envs/arst.yaml"
+
+
+def logged(command):
+    """The rule's shell command, its output and errors written to the job's log."""
+    return f"{command} > {{log}} 2>&1"
 
 
 # One trained model (an implementation, style and seed) and its name in every per-model file.
@@ -67,14 +70,15 @@ def per_model(pattern, impls=None):
     return expand(pattern, impl=impls or IMPLS, style=STYLES, seed=SEEDS)
 
 
+# --- the images and the training photos (data.smk) ---
+
+
 def image_path(kind, name):
-    """Where the image `config[kind][name]` is (or will be made)."""
+    """Where the image `config[kind][name]` is (or will be made); a file the config names was
+    found when the workflow loaded (check_named_files)."""
     source = config[kind][name]
     if "file" in source:
-        path = Path(source["file"])
-        if not path.is_file():
-            raise ValueError(f"config {kind}.{name}.file: image not found: {path}")
-        return str(path)
+        return str(Path(source["file"]))
     if "pinned" in source:
         return f"resources/images/{source['pinned']}.jpg"
     return f"results/data/{kind}/{name}.png"
@@ -89,31 +93,31 @@ def eval_images():
 
 
 def image_command(w):
-    source = config[w.kind][w.name]
-    if "procedural" in source:
-        return (
-            f"arst make-style {source['procedural']} --seed {source['seed']} "
-            f"--size {source['size']} --out"
-        )
-    return f"arst sample-photos {source['embedded']} --out-file"
+    """The command that makes a generated image, up to its output file."""
+    return shlex.join(image_argv(config, w.kind, w.name))
 
 
 def content_input(w=None):
+    """The training photos: the config's folder (checked when the workflow loaded), COCO, or
+    the embedded photos."""
     content = config["content"]
     if content["source"] == "folder":
-        if not content["folder"] or not Path(content["folder"]).is_dir():
-            raise ValueError(
-                f"config content.folder: content folder not found: {content['folder']}"
-            )
         return content["folder"]
     if content["source"] == "coco":
         return content["coco_existing"] or "resources/coco/train2014"
     return "results/data/photos"
 
 
+# --- each model's training (train.smk) ---
+
+
+def model_dir(w):
+    return f"results/models/{w.model}/{w.style}/seed{w.seed}"
+
+
 def loss_weights_input(w):
     """The ImageNet weights file the train job needs (fetched by fetch_vgg), if any."""
-    return _plan(loss_weights_file, TRAINED[w.model], config, "resources/torch") or []
+    return _plan(loss_weights_file, TRAINED[w.model], config, TORCH_HOME) or []
 
 
 def recipe_fields(w):
@@ -131,171 +135,6 @@ def train_args(w):
 def content_cache(w):
     """The content cache prepared at the size this model trains on (arst.plan decides it)."""
     return f"results/data/content-{_plan(image_size, TRAINED[w.model], config)}px.npy"
-
-
-def evaluation_args(experiment):
-    """A params function: the experiment's verb's flags for the job's model, rendered by
-    arst.plan from the config (the model, its style, the evaluation images and size, the job's
-    threads, the implementation's runtime, and the experiment's own settings), then its extra
-    inputs and its outputs.
-    """
-    named_checkpoint = experiment.model == "checkpoint"
-
-    def args(wildcards, input, output, threads):
-        argv = evaluation_argv(
-            config,
-            wildcards.impl,
-            model=input.model if named_checkpoint else None,
-            style=input.style,
-            style_name=wildcards.style,
-            images=input.images,
-            threads=threads,
-        )
-        argv += experiment_argv(config, experiment.name)
-        argv += [] if named_checkpoint else [f"--{experiment.model}", input.model]
-        for name in experiment.inputs:
-            value = getattr(input, name)
-            argv += [
-                f"--{name.replace('_', '-')}",
-                *([value] if isinstance(value, str) else value),
-            ]
-        for name in output.keys():
-            argv += [
-                "--image-dir" if name == "images" else f"--{name}",
-                getattr(output, name),
-            ]
-        return shlex.join(argv)
-
-    return args
-
-
-def gif_args(w):
-    """`arst alpha-gif`'s size and runtime: the evaluation size, the implementation's runtime."""
-    return shlex.join(evaluated_as_argv(config, w.impl))
-
-
-# --- the experiments (compare.smk): each module of arst.experiments declares one ---
-
-EXPERIMENTS = _plan(registry.experiments)
-
-
-def model_inputs(experiment):
-    """An input function: what the experiment's per-model job reads (the model, any extra
-    inputs its module names: registry.INPUTS, the style and the evaluation images)."""
-
-    def inputs(w):
-        extra = {
-            "training_log": lambda: f"results/models/{w.impl}/{w.style}/seed{w.seed}/adjustability.csv",
-            "retrained": lambda: control_models(w),
-            "floor": lambda: floor_model(w),
-        }
-        return {
-            "model": MODEL.format(impl=w.impl, style=w.style, seed=w.seed),
-            **{name: extra[name]() for name in experiment.inputs},
-            "style": style_image(w),
-            "images": eval_images(),
-        }
-
-    return inputs
-
-
-def model_outputs(experiment):
-    """The experiment's per-model files: its table, its images, and any extra tables."""
-    outputs = {"table": f"results/tables/{experiment.name}/{RUN}.csv"}
-    if experiment.images:
-        outputs["images"] = directory(f"results/images/{experiment.name}/{RUN}")
-    for name, folder in experiment.outputs.items():
-        outputs[name] = f"results/tables/{folder}/{RUN}.csv"
-    return outputs
-
-
-def scope(experiment):
-    """The implementations the experiment measures: all, or those judged by controls (none:
-    it runs for all when asked for by name, and no target asks)."""
-    return RETRAIN_IMPLS if experiment.scope == "controlled" else IMPLS
-
-
-def reads(experiment, name):
-    """Every model's file `name` of the experiment (an output of model_outputs)."""
-    pattern = {
-        "table": f"results/tables/{experiment.name}/{RUN}.csv",
-        "images": f"results/images/{experiment.name}/{RUN}",
-    }
-    pattern.update(
-        {n: f"results/tables/{f}/{RUN}.csv" for n, f in experiment.outputs.items()}
-    )
-    return per_model(pattern[name], scope(experiment))
-
-
-def caption(path):
-    """A caption under workflow/report/ (as a rule file names it), or an absolute path."""
-    return path if Path(path).is_absolute() else f"../report/{path}"
-
-
-def experiment_files(experiment):
-    """The summary (Markdown) and figures of an experiment: what the targets build."""
-    figures = [
-        f"results/figures/{f.name}.{ext}"
-        for f in experiment.figures
-        for ext in ("png", "pdf")
-    ]
-    return [f"results/tables/{experiment.summary_table}.md", *figures]
-
-
-def measured(experiment):
-    """Whether the workflow's targets (and the claims and the report) include the experiment."""
-    return bool(scope(experiment))
-
-
-EVAL = config["evaluation"]
-CONTROLS = _plan(controls, config)  # impl -> {model key: fixed alpha}
-CONTROL_SOURCE = _plan(control_sources, config)  # impl -> whose controls judge it
-RETRAIN_IMPLS = list(CONTROL_SOURCE)
-
-
-def control_models(w):
-    """The run's retrained controls (its implementation's, or those it borrows, at its style and seed)."""
-    keys = CONTROLS[CONTROL_SOURCE[w.impl]]
-    return [MODEL.format(impl=key, style=w.style, seed=w.seed) for key in keys]
-
-
-def floor_runs():
-    """(model, style, seed) of the noise-floor controls whose seed is no run's own."""
-    firsts = dict.fromkeys(next(iter(models)) for models in CONTROLS.values())
-    seeds = dict.fromkeys(str(floor_seed(config, x)) for x in SEEDS)
-    return [(m, s, x) for m in firsts for s in STYLES for x in seeds if x not in SEEDS]
-
-
-def floor_model(w):
-    """The run's first one-hot control at the floor seed: the noise floor."""
-    first = next(iter(CONTROLS[CONTROL_SOURCE[w.impl]]))
-    return MODEL.format(impl=first, style=w.style, seed=floor_seed(config, w.seed))
-
-
-def saddle_runs():
-    """(variant, style, model.pt, losses.csv) of every run the saddle table reads: each
-    implementation's, and its disjoint-layer ablation's where the config asks for them.
-    """
-    variants = [("adjustable", lambda impl: impl)]
-    if EVAL["saddle"]["ablation"]:
-        variants.append(("ablation", ablation_model))
-    runs = [
-        (variant, style, MODEL.format(impl=model(impl), style=style, seed=seed))
-        for variant, model in variants
-        for impl in IMPLS
-        for style in STYLES
-        for seed in SEEDS
-    ]
-    return [(v, s, m, m.replace("model.pt", "losses.csv")) for v, s, m in runs]
-
-
-def claims_inputs(w=None):
-    """Every measured experiment's summary, by the name the claims read it under."""
-    return {
-        e.claims_name: f"results/tables/{e.summary_table}.csv"
-        for e in EXPERIMENTS.values()
-        if measured(e)
-    }
 
 
 def all_targets():

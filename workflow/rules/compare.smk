@@ -1,8 +1,8 @@
 # The experiments (spec section 5) and the claims verdict. Each module of arst.experiments
 # declares one experiment (arst.experiments.registry), and the rules below are made from those
 # declarations: per trained model a job that writes its table (and images), one summary that
-# merges them, and a job per figure that only reads the tables. The saddle point reads the
-# training logs instead (one job), and the claims read every summary.
+# merges them, and a job per figure that only reads the tables (the saddle point reads the
+# training logs instead: saddle.smk), then the claims, which read every summary.
 
 
 for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
@@ -17,7 +17,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
         log:
             f"results/logs/{_exp.name}/{RUN}.log",
         conda:
-            "../../envs/arst.yaml"
+            ARST_ENV
         threads: EVAL["threads"]
         resources:
             gpu=EVAL["gpu"],
@@ -25,7 +25,7 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
             verb=_exp.per_model_verb,
             args=evaluation_args(_exp),
         shell:
-            "TORCH_HOME=resources/torch arst {params.verb} {params.args} > {log} 2>&1"
+            logged("arst {params.verb} {params.args}")
 
     rule:
         name:
@@ -38,11 +38,11 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
         log:
             f"results/logs/{_exp.name}_summary.log",
         conda:
-            "../../envs/arst.yaml"
+            ARST_ENV
         params:
             verb=_exp.summary_verb,
         shell:
-            "arst {params.verb} {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+            logged("arst {params.verb} {input} --csv {output.csv} --md {output.md}")
 
     for _fig in _exp.figures:
 
@@ -64,56 +64,13 @@ for _exp in [e for e in EXPERIMENTS.values() if e.per_model_verb]:
             log:
                 f"results/logs/plot/{_fig.name}.log",
             conda:
-                "../../envs/arst.yaml"
+                ARST_ENV
             params:
                 verb=f"plot-{_fig.name.replace('_', '-')}",
             shell:
-                "arst {params.verb} {input.tables} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
-
-
-# --- saddle point and its disjoint-layer ablation: one job over every training log ----------
-
-SADDLE = EXPERIMENTS["saddle"]
-
-
-rule saddle:
-    input:
-        [path for run in saddle_runs() for path in run[2:]],
-    output:
-        csv="results/tables/saddle.csv",
-        md="results/tables/saddle.md",
-        curves="results/tables/saddle_curves.csv",
-    log:
-        "results/logs/saddle.log",
-    conda:
-        "../../envs/arst.yaml"
-    params:
-        runs=" ".join(f"--run {shlex.join(run)}" for run in saddle_runs()),
-        settings=shlex.join(experiment_argv(config, "saddle")),
-    shell:
-        "arst saddle {params.runs} {params.settings}"
-        " --csv {output.csv} --md {output.md} --curves {output.curves} > {log} 2>&1"
-
-
-rule plot_saddle:
-    input:
-        curves="results/tables/saddle_curves.csv",
-        summary="results/tables/saddle.csv",
-    output:
-        png=report(
-            "results/figures/saddle.png",
-            caption=caption(SADDLE.figures[0].caption),
-            category=SADDLE.category,
-            subcategory="Figures",
-        ),
-        pdf="results/figures/saddle.pdf",
-    log:
-        "results/logs/plot/saddle.log",
-    conda:
-        "../../envs/arst.yaml"
-    shell:
-        "arst plot-saddle --curves {input.curves} --summary {input.summary}"
-        " --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+                logged(
+                    "arst {params.verb} {input.tables} --png {output.png} --pdf {output.pdf}"
+                )
 
 
 # --- the verdict ------------------------------------------------------------------------------
@@ -128,11 +85,11 @@ rule claims:
     log:
         "results/logs/claims.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         args=lambda w, input: " ".join(f"--{k} {v}" for k, v in input.items()),
     shell:
-        "arst claims {params.args} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        logged("arst claims {params.args} --csv {output.csv} --md {output.md}")
 
 
 # --- named targets: each experiment's summary and figures, under the name its module gives ----

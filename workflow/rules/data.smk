@@ -14,9 +14,9 @@ rule fetch_image:
     log:
         "results/logs/fetch_image/{pinned}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
-        "arst fetch-image {wildcards.pinned} --out {output} > {log} 2>&1"
+        logged("arst fetch-image {wildcards.pinned} --out {output}")
 
 
 rule fetch_coco:
@@ -25,22 +25,22 @@ rule fetch_coco:
     log:
         "results/logs/fetch_coco.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         url=config["content"]["coco_url"],
     shell:
-        "arst fetch-coco --out resources/coco --url {params.url} > {log} 2>&1"
+        logged("arst fetch-coco --out resources/coco --url {params.url}")
 
 
 rule fetch_vgg:
     output:
-        "resources/torch/hub/checkpoints/{arch}-{hash}.pth",
+        f"{TORCH_HOME}/hub/checkpoints/{{arch}}-{{hash}}.pth",
     log:
         "results/logs/fetch_vgg/{arch}-{hash}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
-        "arst fetch-vgg --arch {wildcards.arch} --torch-home resources/torch > {log} 2>&1"
+        logged(f"arst fetch-vgg --arch {{wildcards.arch}} --torch-home {TORCH_HOME}")
 
 
 rule sample_photos:
@@ -49,11 +49,11 @@ rule sample_photos:
     log:
         "results/logs/sample_photos.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         names=shlex.join(config["content"]["photos"]),
     shell:
-        "arst sample-photos --out {output} {params.names} > {log} 2>&1"
+        logged("arst sample-photos --out {output} {params.names}")
 
 
 rule source_image:
@@ -62,11 +62,11 @@ rule source_image:
     log:
         "results/logs/source_image/{kind}_{name}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         command=image_command,
     shell:
-        "{params.command} {output} > {log} 2>&1"
+        logged("{params.command} {output}")
 
 
 rule prepare_content:
@@ -78,6 +78,8 @@ rule prepare_content:
     log:
         "results/logs/prepare_content/{size}px.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
-        "arst prepare --content {input} --out {output.cache} --size {wildcards.size} > {log} 2>&1"
+        logged(
+            "arst prepare --content {input} --out {output.cache} --size {wildcards.size}"
+        )

@@ -18,7 +18,7 @@ REPORT_TABLES["benchmarks"] = ("Training", "benchmarks.rst")
 TRAINED_RUNS = [
     (f"results/models/{m}/{s}/seed{x}", f"{m}_{s}_seed{x}")
     for m, s, x in [(m, s, x) for m in TRAINED for s in STYLES for x in SEEDS]
-    + floor_runs()
+    + floor_runs(config)
 ]
 
 for _table, (_category, _caption) in REPORT_TABLES.items():
@@ -39,11 +39,11 @@ for _table, (_category, _caption) in REPORT_TABLES.items():
             f"results/logs/report/{_table}.log",
         localrule: True
         conda:
-            "../../envs/arst.yaml"
+            ARST_ENV
         params:
             title=_table.replace("_", " "),
         shell:
-            "arst report-table {input} --title '{params.title}' --out {output} > {log} 2>&1"
+            logged("arst report-table {input} --title '{params.title}' --out {output}")
 
 
 rule benchmarks:
@@ -56,13 +56,13 @@ rule benchmarks:
         "results/logs/benchmarks.log",
     localrule: True
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         runs=lambda w, input: " ".join(
             f"--run {label} {tsv}" for (_, label), tsv in zip(TRAINED_RUNS, input)
         ),
     shell:
-        "arst benchmarks {params.runs} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        logged("arst benchmarks {params.runs} --csv {output.csv} --md {output.md}")
 
 
 rule plot_training:
@@ -80,13 +80,13 @@ rule plot_training:
     log:
         "results/logs/plot/training_curves.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         runs=" ".join(
             f"--run {label} {folder}/losses.csv" for folder, label in TRAINED_RUNS
         ),
     shell:
-        "arst plot-training {params.runs} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+        logged("arst plot-training {params.runs} --png {output.png} --pdf {output.pdf}")
 
 
 rule alpha_sweep_gif:
@@ -98,13 +98,15 @@ rule alpha_sweep_gif:
     log:
         f"results/logs/alpha_sweep/{RUN}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     threads: EVAL["threads"]
     params:
         args=gif_args,
     shell:
-        "TORCH_HOME=resources/torch arst alpha-gif --checkpoint {input.model} --image {input.image}"
-        " {params.args} --threads {threads} --out {output} > {log} 2>&1"
+        logged(
+            "arst alpha-gif --checkpoint {input.model} --image {input.image}"
+            " {params.args} --threads {threads} --out {output}"
+        )
 
 
 rule alpha_sweep_page:
@@ -121,11 +123,11 @@ rule alpha_sweep_page:
         "results/logs/report/alpha_sweep.log",
     localrule: True
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     params:
         gifs=lambda w, input: " ".join(f"--gif {Path(g).stem} {g}" for g in input),
     shell:
-        "arst report-gifs {params.gifs} --out {output} > {log} 2>&1"
+        logged("arst report-gifs {params.gifs} --out {output}")
 
 
 rule alpha_sweep:

@@ -30,9 +30,9 @@ rule explorer_page:
     log:
         "results/logs/explorer_page.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     shell:
-        "arst explorer-page {input.tables} --out {output} > {log} 2>&1"
+        logged("arst explorer-page {input.tables} --out {output}")
 
 
 rule explorer:

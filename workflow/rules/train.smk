@@ -32,7 +32,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{model}_{style}_seed{seed}.tsv"
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     threads: config["train"]["threads"]
     resources:
         gpu=config["train"]["gpu"],
@@ -42,10 +42,11 @@ rule train:
         out=model_dir,
         args=train_args,
     shell:
-        "TORCH_HOME=resources/torch arst train --recipe {input.recipe} --content {input.content}"
-        " --style {input.style} --out {params.out} --seed {wildcards.seed} --threads {threads}"
-        " {params.args}"
-        " > {log} 2>&1"
+        logged(
+            "arst train --recipe {input.recipe} --content {input.content}"
+            " --style {input.style} --out {params.out} --seed {wildcards.seed} --threads {threads}"
+            " {params.args}"
+        )
 
 
 rule models:
@@ -64,10 +65,12 @@ rule export_onnx:
     log:
         "results/logs/export/{model}_{style}_seed{seed}.log",
     conda:
-        "../../envs/arst.yaml"
+        ARST_ENV
     threads: EVAL["threads"]
     shell:
-        "arst export --checkpoint {input.model} --out {output} --threads {threads} > {log} 2>&1"
+        logged(
+            "arst export --checkpoint {input.model} --out {output} --threads {threads}"
+        )
 
 
 rule onnx:

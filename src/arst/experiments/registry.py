@@ -146,7 +146,7 @@ class Experiment:
 
 
 # The extra per-model inputs an experiment may ask for (Experiment.inputs): the workflow
-# provides each (common.smk, model_inputs), the verb takes it as --NAME: help, nargs, required.
+# provides each (experiments.smk, model_inputs), the verb takes it as --NAME: help, nargs, required.
 INPUTS = {
     "training_log": ("the run's adjustability.csv (beside losses.csv)", None, True),
     "retrained": ("its retrained controls at the same seed (models trained with alpha_fixed)", "+", True),
