@@ -90,7 +90,8 @@ def test_one_file_runs_any_size_and_batch(exported):
 def test_the_file_holds_the_inference_form(exported, name):
     """nn.inference's rewrites reach the file: one InstanceNormalization per CIN and no chain of
     reductions; no Resize, the upsampling layers' 2x2 phase kernels instead; the output layer's
-    convolution gives 4 phases of 3 channels (10x10, stride 2)."""
+    convolution gives 4 phases of 3 channels (10x10, stride 2); phases interleaved by
+    ConvTranspose."""
     import onnx
     from onnx import numpy_helper
     checkpoint, onnx_file = exported[name]
@@ -98,7 +99,8 @@ def test_the_file_holds_the_inference_form(exported, name):
     graph = onnx.load(str(onnx_file)).graph
     ops = Counter(node.op_type for node in graph.node)
     assert ops["InstanceNormalization"] == len(model.stylizer.norm_channels())
-    assert ops["Resize"] == ops["ReduceMean"] == 0
+    assert ops["Resize"] == ops["ReduceMean"] == ops["DepthToSpace"] == 0
+    assert ops["ConvTranspose"] == 3  # the interleaves of the two upsampling layers and the output layer
     shapes = {numpy_helper.to_array(t).shape for t in graph.initializer}
     assert {(4 * 64, 128, 2, 2), (4 * 32, 64, 2, 2), (4 * 3, 32, 10, 10)} <= shapes
     assert not {(64, 128, 3, 3), (3, 32, 9, 9)} & shapes, "the layers as built were exported too"

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from arst.nn.cin import ConditionalInstanceNorm
-from arst.nn.inference import (FusedConditionalInstanceNorm, PhaseStridedLayer, SubpixelUpsamplingLayer,
-                               inference_form)
+from arst.nn.inference import (FusedConditionalInstanceNorm, PhaseInterleave, PhaseStridedLayer,
+                               SubpixelUpsamplingLayer, inference_form)
 from arst.nn.model import any_size, build_model
 from arst.nn.stylizer import ConvLayer
 from arst.recipe import load_recipe
@@ -30,6 +31,14 @@ def flops(fn, *args) -> int:
     return counter.get_total_flops()
 
 
+@pytest.mark.parametrize("cut", [0, 1])
+def test_phase_interleave_is_pixel_shuffle_and_a_cut(cut):
+    phases = torch.randn(2, 12, 5, 4)
+    expected = F.pixel_shuffle(phases, 2)
+    expected = expected[..., cut:expected.shape[-2] - cut, cut:expected.shape[-1] - cut]
+    torch.testing.assert_close(PhaseInterleave(3, cut)(phases), expected, atol=0, rtol=0)
+
+
 @pytest.mark.parametrize("size", [(5, 7), (8, 8), (1, 2)])
 def test_subpixel_upsampling_is_nearest_upsampling_padding_and_convolution(size):
     layer = random_layer(0, 6, 5, 3, upsample=True)
@@ -42,10 +51,15 @@ def test_subpixel_upsampling_is_nearest_upsampling_padding_and_convolution(size)
 
 
 def test_subpixel_upsampling_takes_four_ninths_of_the_multiplications():
+    """2x2 kernels at the padded input's 33x33 positions, against 3x3 ones at 64x64; the
+    interleave (a transposed convolution with one-hot kernels) adds one per output value."""
     layer = random_layer(0, 16, 8, 3, upsample=True)
+    fast = SubpixelUpsamplingLayer(layer)
     x = torch.randn(1, 16, 32, 32)
-    ratio = flops(SubpixelUpsamplingLayer(layer).convolve, x) / flops(layer.convolve, x)
-    assert ratio == pytest.approx(4 / 9 * (33 / 32) ** 2)  # 2x2 kernels on the padded 33x33 positions
+    interleave = flops(fast.interleave, torch.randn(1, 4 * 8, 33, 33))
+    assert interleave == 2 * 4 * 8 * 33 * 33 * 4
+    ratio = (flops(fast.convolve, x) - interleave) / flops(layer.convolve, x)
+    assert ratio == pytest.approx(4 / 9 * (33 / 32) ** 2)
 
 
 @pytest.mark.parametrize("kernel,size", [(9, (6, 10)), (3, (4, 4)), (9, (12, 8))])
