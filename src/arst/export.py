@@ -20,9 +20,9 @@ are known and silenced (_torchscript_proto). When it is gone from torch, the fal
 Graph: the model's inference form (nn.inference.inference_form), which computes the same with
 fewer multiplications and memory passes in onnxruntime: the upsampling layers as sub-pixel
 convolutions, the 3-channel output layer as a stride-2 convolution per output phase, each
-conditional instance norm as one InstanceNormalization node. On the 2-core machine, under
-the same load, the corrected model's run took 0.84 of the layers as built at 256x256 (the
-rewrites' reasons and shares: nn.inference's docstring).
+conditional instance norm as one InstanceNormalization node. On the 2-core machine, a trained
+corrected model's run took 0.78 and 0.76 of the layers as built at 256 and 512 px (`arst
+explore --bench`, A/B under the same load; the rewrites' reasons: nn.inference's docstring).
 
 Cache: stylizing with onnxruntime (stylize.load_stylizer) exports once per checkpoint file,
 into cache_dir()/onnx/<sha256 of the checkpoint>-<arst, torch and format versions>.onnx, written
