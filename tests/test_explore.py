@@ -27,7 +27,7 @@ from arst import checkpoint
 from arst.cli import main
 from arst.errors import DataError
 from arst.experiments.sweep import sweep
-from arst.explore.live import Explorer, LatestOnly, Superseded
+from arst.explore.live import Explorer, LatestOnly, Superseded, encode_png
 from arst.explore.server import make_server, serve_in_thread, url
 from arst.explore.static import explorer_data, explorer_html, write_explorer_page
 from arst.nn.model import build_model
@@ -95,6 +95,25 @@ def _decode(png: bytes) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the engine
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (37, 53), (300, 257)])
+def test_a_png_holds_the_exact_pixels_uncompressed(height, width):
+    """Any size, and pixels that are a view (to_pixels' transpose), decoded back exactly; stored,
+    not compressed: at least a byte per value and one per row (its filter type)."""
+    chw = np.random.default_rng(height).integers(0, 256, (3, height, width), dtype=np.uint8)
+    pixels = chw.transpose(1, 2, 0)
+    png = encode_png(pixels)
+    decoded = Image.open(io.BytesIO(png))
+    assert decoded.mode == "RGB" and np.array_equal(np.asarray(decoded), pixels)
+    flat = np.zeros_like(pixels)  # what any compression would shrink to almost nothing
+    assert len(encode_png(flat)) >= height * (3 * width + 1)
+
+
+def test_a_png_is_of_rgb_bytes_only():
+    for bad in (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8), np.zeros((4, 4, 3), np.float32)):
+        with pytest.raises(ValueError, match=r"expected \(H, W, 3\) uint8 pixels"):
+            encode_png(bad)
 
 
 def test_latest_only_drops_a_request_that_waited_while_a_newer_one_came():

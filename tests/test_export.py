@@ -8,8 +8,11 @@ reuse its files in place of exporting (an export costs seconds, a dynamo one ten
 
 from __future__ import annotations
 
+import io
 import logging
 import shutil
+import warnings
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -17,6 +20,8 @@ import torch
 
 from arst import export as onnx_export
 from arst.checkpoint import load_model
+from arst.nn.cin import ConditionalInstanceNorm
+from arst.nn.inference import FusedConditionalInstanceNorm
 from arst.cli import main as cli
 from arst.io import sha256
 from arst.recipe import load_recipe
@@ -79,6 +84,54 @@ def test_one_file_runs_any_size_and_batch(exported):
         got = engine(image, alpha)
         assert got.shape == shape
         assert float((got - stylize_tensor(model, image, alpha)).abs().max()) <= onnx_export.TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["baseline", "corrected"])
+def test_the_file_holds_the_inference_form(exported, name):
+    """nn.inference's rewrites reach the file: one InstanceNormalization per CIN and no chain of
+    reductions; no Resize, the upsampling layers' 2x2 phase kernels instead; the output layer's
+    convolution gives 4 phases of 3 channels (10x10, stride 2); phases interleaved by
+    ConvTranspose."""
+    import onnx
+    from onnx import numpy_helper
+    checkpoint, onnx_file = exported[name]
+    model, _ = load_model(checkpoint)
+    graph = onnx.load(str(onnx_file)).graph
+    ops = Counter(node.op_type for node in graph.node)
+    assert ops["InstanceNormalization"] == len(model.stylizer.norm_channels())
+    assert ops["Resize"] == ops["ReduceMean"] == ops["DepthToSpace"] == 0
+    assert ops["ConvTranspose"] == 3  # the interleaves of the two upsampling layers and the output layer
+    shapes = {numpy_helper.to_array(t).shape for t in graph.initializer}
+    assert {(4 * 64, 128, 2, 2), (4 * 32, 64, 2, 2), (4 * 3, 32, 10, 10)} <= shapes
+    assert not {(64, 128, 3, 3), (3, 32, 9, 9)} & shapes, "the layers as built were exported too"
+
+
+def test_the_unbiased_norm_follows_the_size_it_runs_at():
+    """The baseline's unbiased std scales gamma by sqrt((n - 1) / n): computed in the graph
+    from the input's size, not fixed at the traced one (at 2x2 the two differ by 13%)."""
+    import onnxruntime
+
+    class Norm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = FusedConditionalInstanceNorm(ConditionalInstanceNorm(2, 0.0, True))
+
+        def forward(self, x, gamma, beta):
+            return self.norm(x, gamma, beta)
+    g = torch.Generator().manual_seed(0)
+    gamma, beta = torch.rand(1, 2, generator=g) + 0.5, torch.randn(1, 2, generator=g)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Norm(), (torch.randn(1, 2, 8, 8), gamma, beta), buffer, dynamo=False,
+                          opset_version=onnx_export.OPSET, input_names=["x", "gamma", "beta"],
+                          dynamic_axes={"x": {2: "H", 3: "W"}})
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    for size in ((2, 2), (5, 3), (8, 8)):
+        x = torch.randn(1, 2, *size, generator=g) * 3 + 1
+        got = session.run(None, {"x": x.numpy(), "gamma": gamma.numpy(), "beta": beta.numpy()})[0]
+        torch.testing.assert_close(torch.from_numpy(got), ConditionalInstanceNorm(2, 0.0, True)(x, gamma, beta),
+                                   atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["baseline", "corrected"])

@@ -15,7 +15,8 @@ Affine = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 
 class ConvLayer(nn.Module):
-    """Reflection pad, optional nearest x2 upsampling, conv, then CIN and ReLU in either order."""
+    """Optional nearest x2 upsampling, reflection pad, conv (convolve), then CIN and ReLU in
+    either order (activate): two steps, so that nn.inference can compute the first otherwise."""
 
     def __init__(self, name, c_in, c_out, kernel, stride=1, upsample=False, norm=True,
                  relu=True, cin_eps=1e-5, cin_unbiased=False, norm_after_relu=False, channel_multiple=1):
@@ -27,9 +28,16 @@ class ConvLayer(nn.Module):
         self.norm = ConditionalInstanceNorm(c_out, cin_eps, cin_unbiased) if norm else None
 
     def forward(self, x: torch.Tensor, affine: Affine) -> torch.Tensor:
+        return self.activate(self.convolve(x), affine)
+
+    def convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer's linear part: upsampling, padding, convolution."""
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = conv2d(self.conv, self.pad(x), self.channel_multiple)
+        return conv2d(self.conv, self.pad(x), self.channel_multiple)
+
+    def activate(self, x: torch.Tensor, affine: Affine) -> torch.Tensor:
+        """What follows the convolution: CIN and ReLU, in the recipe's order."""
         if self.relu and self.norm_after_relu:
             x = F.relu(x)
         if self.norm is not None:
