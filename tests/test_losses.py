@@ -155,11 +155,11 @@ def test_alpha_sampling():
     paper = load_recipe("corrected", alpha_onehot_prob=0.0, alpha_zero_prob=0.0)  # the paper: U(0, 1) per sample
     a = sample_alpha(paper, 0, 8, seed=1)
     assert a.shape == (8, 3) and 0 <= a.min() and a.max() <= 1 and len(set(a[:, 0].tolist())) == 8
-    # `corrected` draws half its samples at the step's one-hot (here e_(step mod 3)).
+    # `corrected` draws three samples in four at the step's one-hot (here e_(step mod 3)).
     draws = torch.cat([sample_alpha(load_recipe("corrected", alpha_zero_prob=0.0), step, 8, seed=1)
                        for step in range(100)])
     onehot = (draws == torch.nn.functional.one_hot(torch.arange(100).repeat_interleave(8) % 3, 3)).all(1)
-    assert 340 < int(onehot.sum()) < 460  # 800 samples at p = 0.5
+    assert 540 < int(onehot.sum()) < 660  # 800 samples at p = 0.75
 
     fixed = paper.replace(alpha_fixed=[1, 0, 0.5])
     assert sample_alpha(fixed, 3, 8, 1).tolist() == [[1.0, 0.0, 0.5]]
