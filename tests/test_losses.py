@@ -173,6 +173,21 @@ def test_alpha_sampling():
     assert torch.equal(draws[~zero], plain[~zero])
 
 
+    # alpha_onehot_draw: random gives the same samples a one-hot, each at a corner of its own,
+    # about a third at each; the uniform and the zero samples are the cycle's.
+    cycle = load_recipe("corrected", alpha_zero_prob=0.1)
+    mixed = cycle.replace(alpha_onehot_draw="random")
+    draws = torch.cat([sample_alpha(mixed, step, 8, seed=1) for step in range(100)])
+    before = torch.cat([sample_alpha(cycle, step, 8, seed=1) for step in range(100)])
+    onehot = (before == 1).any(1) & (before.sum(1) == 1)
+    assert torch.equal(draws[~onehot], before[~onehot])
+    assert ((draws[onehot] == 1).sum(1) == 1).all() and (draws[onehot].sum(1) == 1).all()
+    per_corner = draws[onehot].sum(0)
+    assert per_corner.min() > 0.27 * onehot.sum() and per_corner.max() < 0.40 * onehot.sum()
+    # Most steps train more than one corner (the cycle: one per step).
+    corners = [set(d[o].argmax(1).tolist()) for d, o in zip(draws.view(100, 8, 3), onehot.view(100, 8))]
+    assert sum(len(c) > 1 for c in corners) > 80
+
 def test_recipe_validation(tmp_path):
     with pytest.raises(ConfigError, match="unknown recipe key"):
         load_recipe("baseline", style_layerz=["relu1_1"])

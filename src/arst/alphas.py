@@ -16,7 +16,8 @@ def sample_alpha(recipe: Recipe, step: int, batch: int, seed: int) -> torch.Tens
     """(1, n) for a per-batch alpha, (batch, n) per sample; values in [0, 1].
 
     With probability alpha_onehot_prob the port uses the one-hot e_k, k = step mod n
-    (a cycle over the layers, not a random draw); otherwise U(0, 1) in every entry. Then, with
+    (a cycle over the layers, not a random draw; alpha_onehot_draw: random draws k per row
+    instead); otherwise U(0, 1) in every entry. Then, with
     probability alpha_zero_prob, a sample's alpha is all zeros (0, the default, draws nothing
     more, so older runs draw the same alphas).
     """
@@ -31,4 +32,9 @@ def sample_alpha(recipe: Recipe, step: int, batch: int, seed: int) -> torch.Tens
     alpha = torch.where(onehot[:, None], cycle, alpha)
     if recipe.alpha_zero_prob > 0:
         alpha = torch.where((torch.rand(rows, generator=g) < recipe.alpha_zero_prob)[:, None], 0.0, alpha)
+    if recipe.alpha_onehot_draw == "random":
+        # Drawn from a stream of its own, after the others, so the cycle's draws stay as they were.
+        corner = torch.randint(n, (rows,), generator=step_generator(seed, step, stream=2))
+        alpha = torch.where(onehot[:, None] & (alpha.sum(1, keepdim=True) > 0),
+                            torch.nn.functional.one_hot(corner, n).float(), alpha)
     return alpha

@@ -28,6 +28,7 @@ _CHOICES = {
     "ema_scope": ("style", "all"),
     "ema_init": ("ones", "first"),
     "alpha_per": ("batch", "sample"),
+    "alpha_onehot_draw": ("cycle", "random"),
     "conditioner": ("prudnikov", "mlp", "linear"),
     "cin_order": ("prudnikov", "forward"),
     "cin_position": ("before_relu", "after_relu"),
@@ -112,6 +113,10 @@ class Recipe:
     # alphas.py: the share of training samples at alpha = 0 (content alone), drawn after the
     # one-hots, so the corner "alpha zero gives the content" is trained, not extrapolated.
     alpha_zero_prob: float = 0.0
+    # alphas.py: which one-hot a one-hot sample gets: e_(step mod n) for every sample of a step
+    # (the port's cycle, so each step trains one corner), or a corner drawn per sample, so each
+    # step's gradient mixes the corners and the conditioner has to tell them apart.
+    alpha_onehot_draw: str = "cycle"
     # losses.py: what each in-scope term is divided by: its EMA over training (the paper), or
     # each sample's own detached value, so that the loss at an alpha is the one a model
     # retrained at that alpha converges to, whatever the mixture of alphas around it.
