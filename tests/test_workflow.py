@@ -281,12 +281,18 @@ def test_deleting_one_figure_rebuilds_only_it(tiny_run):
     assert figure.exists()
 
 
-@pytest.mark.workflow
-def test_report_has_every_figure_with_a_caption(tiny_run):
-    import zipfile
+@pytest.fixture(scope="session")
+def tiny_report(tiny_run) -> Path:
+    """The tiny run's report, written once (`snakemake --report` reads the whole run: tens of seconds)."""
     snakemake("--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run),
               "--report", "report.zip")
-    with zipfile.ZipFile(tiny_run / "report.zip") as report:
+    return tiny_run / "report.zip"
+
+
+@pytest.mark.workflow
+def test_report_has_every_figure_with_a_caption(tiny_run, tiny_report):
+    import zipfile
+    with zipfile.ZipFile(tiny_report) as report:
         names = report.namelist()
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").glob("*.png"))
     assert figures and all(any(n.endswith(f) for n in names) for f in figures), (figures, names)
@@ -297,12 +303,10 @@ def test_report_has_every_figure_with_a_caption(tiny_run):
 
 
 @pytest.mark.workflow
-def test_report_is_organised_by_experiment_with_html_tables(tiny_run):
+def test_report_is_organised_by_experiment_with_html_tables(tiny_run, tiny_report):
     import json
     import zipfile
-    snakemake("--configfile", str(CONFIGS / "test.yaml"), "--directory", str(tiny_run),
-              "--report", "report.zip")
-    with zipfile.ZipFile(tiny_run / "report.zip") as report:
+    with zipfile.ZipFile(tiny_report) as report:
         page = report.read("report/report.html").decode()
     categories = json.loads(re.search(r"var categories = (\{.*?\});", page, re.S).group(1))
     # Every result sits in an experiment's category and a named subcategory, never "Other".
