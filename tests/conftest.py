@@ -226,3 +226,30 @@ def _run_tiny(workdir: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
 
+
+TINY_MODELS = {"steps": 2, "seed": 3}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, shared_images) -> dict:
+    """Each implementation trained 2 steps (seed 3, at 32 px, to a 64 px mosaic.jpg) on a
+    folder of three small photos (amber.jpg, candy.jpg and udnie.jpg at 48x40: stylizing the
+    full-size ones takes a minute on a CPU), once for the session; for the tests that need a
+    trained model, not a particular one. Read only: {"baseline": model.pt, "corrected":
+    model.pt, "content": the folder, "steps": 2, "seed": 3}."""
+    def build(root: Path) -> None:
+        from PIL import Image
+
+        from arst.recipe import load_recipe
+        from arst.schedule import Schedule
+        from arst.train import train
+        (root / "content").mkdir()
+        for name in ("amber.jpg", "candy.jpg", "udnie.jpg"):
+            Image.open(shared_images / name).convert("RGB").resize((48, 40)).save(root / "content" / name)
+        for name in ("baseline", "corrected"):
+            train(root / "content", shared_images / "mosaic.jpg", root / name, load_recipe(name, style_size=64),
+                  Schedule(steps=TINY_MODELS["steps"], batch=2, size=32), seed=TINY_MODELS["seed"], progress=False)
+
+    root = once(tmp_path_factory, "tiny-models", build)
+    return {"baseline": root / "baseline" / "model.pt", "corrected": root / "corrected" / "model.pt",
+            "content": root / "content", **TINY_MODELS}
