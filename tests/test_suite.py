@@ -95,6 +95,37 @@ def test_on_workers_a_run_that_requires_the_cluster_fails_without_one(tmp_path):
     assert "tests marked slurm FAILED" in out
 
 
+SHARED_FIXTURE = '''
+import os
+import pytest
+
+@pytest.fixture(scope="module")
+def built():
+    with open(os.environ["BUILT_LOG"], "a") as log:
+        log.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+    return os.environ["PYTEST_XDIST_WORKER"]
+
+@pytest.mark.parametrize("k", range(6))
+def test_with_it(built, k):
+    assert os.environ["PYTEST_XDIST_WORKER"] == built
+
+@pytest.mark.parametrize("k", range(6))
+def test_without_it(k):
+    pass
+'''
+
+
+def test_on_workers_the_tests_of_a_module_fixture_share_one_and_it_is_built_once(tmp_path):
+    """tests/workers_plugin.py's groups reach pytest-xdist's scheduler (its own xdist_group
+    marks silently do not, with pytest 9.2: pytest-dev/pytest-xdist#1386)."""
+    log = tmp_path / "built.log"
+    rc, out = _pytest(tmp_path, None, {"BUILT_LOG": str(log)}, ("-n", "2", "--dist", "loadgroup", "-v"),
+                      SHARED_FIXTURE)
+    assert rc == 0 and "12 passed" in out, out
+    assert len(log.read_text().split()) == 1, out  # one worker built it, and ran every test of it
+    assert "[gw0]" in out and "[gw1]" in out, out  # the others went to both
+
+
 def test_with_a_cluster_every_test_runs(tmp_path):
     rc, out = _pytest(tmp_path, 0, {"CI": "true"})
     assert rc == 0 and "2 passed" in out and "deselected" not in out and "not run" not in out, out

@@ -1,11 +1,18 @@
-"""The suite on pytest-xdist workers: how many, what each runs together, and what they tell
-the controller.
+"""The suite on pytest-xdist workers: how many, which tests run together, and what the workers
+tell the controller.
 
 pyproject.toml's addopts ask for `-n auto --dist loadgroup --no-loadscope-reorder`. `auto`
 is WORKERS where there are that many cores, and no workers at all (the tests run in this
 process, as without pytest-xdist) on a single core or when only named tests are asked for
 (`pytest tests/test_x.py::test_y`), where starting workers would cost more than it saves.
 `-n 0` runs without workers; `-n 3` with three.
+
+Which tests run together is decided here (`group_of`), not by xdist_group marks alone:
+pytest-xdist's loadgroup tells the controller a test's group by appending it to the test's
+id, which pytest 9.2's structured ids silently ignore (pytest-dev/pytest-xdist#1386), so
+that every test went wherever a worker was free. Each worker writes the groups it collected
+to a file the controller named (`pytest_configure_node`), and the controller's scheduler
+(`GroupScheduling`, pytest-xdist's own loadscope scheduling) reads them from there.
 
 Each worker collects and deselects on its own, and the controller, which prints the summary,
 sees neither: `note` hands it what the plugins decided (the SLURM and browser tests not run),
@@ -15,8 +22,11 @@ its summary line.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -24,14 +34,15 @@ import pytest
 
 WORKERS = 2
 
-# Tests that must run on one worker (loadgroup's groups), in the order they start: the
-# longest first, so that no worker waits idle at the end for one of them.
+# Tests that run on one worker, in the order they start: the longest first, then the other
+# tests marked workflow (a run of their own), so that no worker waits idle at the end for one.
 #   tiny_run: the tests that use the shared run of config/test.yaml (tests/conftest.py). It
 #       is built once, and some of them change it (a figure deleted and rebuilt, a report
 #       written) while others read it.
 #   slurm: the cluster's tests, one run at a time on its one node.
-#   <a test module>: the tests that share a module-scoped fixture (a model trained, a sweep),
-#       or the session's Chromium: built once, not once per worker.
+#   <a test module>: the tests that share a module-scoped fixture (a model, a sweep), or the
+#       session's Chromium: built once, not once per worker.
+#   <an xdist_group mark's name>: the tests marked so.
 # Every other test goes wherever a worker is free.
 FIRST = ("tiny_run", "slurm")
 
@@ -146,15 +157,13 @@ def pytest_deselected(items):
         config.workeroutput.setdefault("arst_deselected", []).extend(item.nodeid for item in items)
 
 
-def pytest_collection_finish(session):
-    if hasattr(session.config, "workeroutput"):
-        session.config.workeroutput.setdefault("arst_deselected", [])
-
-
 # --------------------------------------------------------------------------- groups
 
 
 def group_of(item) -> str | None:
+    marked = item.get_closest_marker("xdist_group")
+    if marked:
+        return str(marked.args[0] if marked.args else marked.kwargs.get("name", "default"))
     if item.get_closest_marker("slurm"):
         return "slurm"
     if "tiny_run" in item.fixturenames:
@@ -165,15 +174,70 @@ def group_of(item) -> str | None:
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (it appends @group to node ids)
-def pytest_collection_modifyitems(items):
+_GROUPS = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """On a worker: the groups, and the order in which the controller hands them out."""
     if worker() is None:
         return
-    groups = {}
-    for item in items:
-        marked = item.get_closest_marker("xdist_group")
-        groups[item] = marked.args[0] if marked and marked.args else group_of(item)
-        if groups[item] and not marked:
-            item.add_marker(pytest.mark.xdist_group(groups[item]))
-    # Stable: within a group, and among the rest, the order of the files.
-    items.sort(key=lambda item: FIRST.index(groups[item]) if groups[item] in FIRST else len(FIRST))
+    groups = config.stash[_GROUPS] = {item: group_of(item) for item in items}
+
+    def start(item) -> int:  # stable: within a group, and among the rest, the order of the files
+        if groups[item] in FIRST:
+            return FIRST.index(groups[item])
+        return len(FIRST) + (not item.get_closest_marker("workflow"))
+    items.sort(key=start)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist sends the controller the collected ids
+def pytest_collection_finish(session):
+    config = session.config
+    if not hasattr(config, "workeroutput"):
+        return
+    config.workeroutput.setdefault("arst_deselected", [])
+    if "arst_groups" in config.workerinput:
+        groups = config.stash.get(_GROUPS, {})
+        by_id = {item.nodeid: groups[item] for item in session.items if groups.get(item)}
+        path = Path(config.workerinput["arst_groups"]) / f"{worker()}.json"
+        path.with_suffix(".tmp").write_text(json.dumps(by_id))
+        path.with_suffix(".tmp").replace(path)
+
+
+_GROUPS_FOLDER = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """The controller, as it starts a worker: where to write its groups."""
+    config = node.config
+    if _GROUPS_FOLDER not in config.stash:
+        config.stash[_GROUPS_FOLDER] = Path(tempfile.mkdtemp(prefix="arst-xdist-groups-"))
+    node.workerinput["arst_groups"] = str(config.stash[_GROUPS_FOLDER])
+
+
+def pytest_unconfigure(config):
+    if _GROUPS_FOLDER in config.stash:
+        shutil.rmtree(config.stash[_GROUPS_FOLDER], ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # before pytest-xdist's own LoadGroupScheduling
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        """pytest-xdist's loadscope, its scopes the groups the workers wrote (every worker
+        collects the same tests, so any one's file will do) and each other test its own."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                written = sorted(config.stash[_GROUPS_FOLDER].glob("*.json"))
+                self.groups = json.loads(written[0].read_text()) if written else {}
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
