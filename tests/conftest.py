@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.register_assert_rewrite("workers_plugin")  # imported here before pytest_plugins loads it
-from workers_plugin import note, notes, once, shared_folder  # noqa: E402
+from workers_plugin import auto_workers, note, notes, once, shared_folder  # noqa: E402
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 
@@ -65,6 +65,17 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [item for item in items if not item.get_closest_marker("slurm")]
     config.hook.pytest_deselected(items=slurm)
     note(config, "slurm_not_run", [len(slurm), why])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (tests/workers_plugin.py), and one worker more where the SLURM tests will run:
+    they spend minutes waiting on the cluster, and would hold one of the two meanwhile."""
+    workers = auto_workers(config)
+    expr = config.getoption("markexpr", "") or ""
+    if workers and "not slurm" not in expr and slurm_down() is None:
+        workers += 1
+    return workers
 
 
 def pytest_runtest_setup(item):

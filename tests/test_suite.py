@@ -131,6 +131,18 @@ def test_with_a_cluster_every_test_runs(tmp_path):
     assert rc == 0 and "2 passed" in out and "deselected" not in out and "not run" not in out, out
 
 
+def test_with_a_cluster_auto_adds_a_worker_for_its_tests(tmp_path):
+    """`-n auto` (pyproject.toml): the SLURM tests wait on the cluster for minutes; the others
+    keep two workers meanwhile. With `-m "not slurm"`, two."""
+    from workers_plugin import WORKERS, usable_cpus
+    if usable_cpus() < WORKERS:
+        pytest.skip(f"{usable_cpus()} core: no workers")
+    for k, (args, workers) in enumerate((((), WORKERS + 1), (("-m", "not slurm"), WORKERS))):
+        (tmp_path / str(k)).mkdir()
+        rc, out = _pytest(tmp_path / str(k), 0, {"CI": "true"}, ("-n", "auto", *args))
+        assert rc == 0 and f"created: {workers}/{workers} workers" in out, (args, out)
+
+
 def test_asking_to_leave_them_out_is_not_a_failure_even_in_ci(tmp_path):
     rc, out = _pytest(tmp_path, None, {"CI": "true"}, args=("-m", "not slurm"))
     assert rc == 0 and "1 passed, 1 deselected" in out and "FAILED" not in out and "error" not in out, out

@@ -2,7 +2,8 @@
 tell the controller.
 
 pyproject.toml's addopts ask for `-n auto --dist loadgroup --no-loadscope-reorder`. `auto`
-is WORKERS where there are that many cores, and no workers at all (the tests run in this
+is WORKERS where there are that many cores (one more where the SLURM tests run: they wait on
+the cluster for minutes, tests/conftest.py), and no workers at all (the tests run in this
 process, as without pytest-xdist) on a single core or when only named tests are asked for
 (`pytest tests/test_x.py::test_y`), where starting workers would cost more than it saves.
 `-n 0` runs without workers; `-n 3` with three.
@@ -59,10 +60,11 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_auto_num_workers(config):
+def auto_workers(config) -> int | None:
+    """`-n auto`'s count (tests/conftest.py's pytest_xdist_auto_num_workers may add one); None
+    where PYTEST_XDIST_AUTO_NUM_WORKERS gives it (pytest-xdist's own hook reads it)."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None  # pytest-xdist's own hook reads it
+        return None
     if usable_cpus() < WORKERS or (config.args and all("::" in arg for arg in config.args)):
         return 0
     return WORKERS
