@@ -104,8 +104,8 @@ def test_invalid_config_is_rejected_naming_the_key(tmp_path):
     proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
     assert proc.returncode != 0 and "/no/such/style.jpg" in proc.stderr + proc.stdout
 
-    bad.write_text((CONFIGS / "test.yaml").read_text().replace("set: {style_size: 64}}",
-                                                               "set: {style_size: 64, cin_eps: oops}}", 1))
+    bad.write_text((CONFIGS / "test.yaml").read_text().replace("set: {style_size: 64,",
+                                                               "set: {cin_eps: oops, style_size: 64,", 1))
     proc = snakemake("-n", "--configfile", str(bad), "--directory", str(tmp_path), check=False)
     assert proc.returncode != 0 and "cin_eps" in proc.stderr + proc.stdout
 
@@ -244,8 +244,8 @@ def test_a_changed_recipe_field_reruns_exactly_the_models_it_changes(tiny_run, t
     controls'), their training and what reads them, and nothing of the other implementation."""
     changed = tmp_path / "changed.yaml"
     text = (CONFIGS / "test.yaml").read_text()
-    changed.write_text(text.replace("corrected: {recipe: corrected, set: {style_size: 64}}",
-                                    "corrected: {recipe: corrected, set: {style_size: 64, ema_rate: 0.02}}"))
+    changed.write_text(text.replace("corrected: {recipe: corrected, set: {style_size: 64,",
+                                    "corrected: {recipe: corrected, set: {ema_rate: 0.02, style_size: 64,"))
     assert changed.read_text() != text
     # The rerun triggers as the workflow's profile leaves them: Snakemake's defaults, params among them.
     jobs = planned_jobs(snakemake("-n", "--configfile", str(changed), "--directory", str(tiny_run)).stdout)
@@ -346,11 +346,12 @@ styles:
   mosaic: {procedural: mosaic, seed: 0, size: 64}
   swirl: {procedural: swirl, seed: 0, size: 64}
 loss_network: {weights: random, seed: 0}
-implementations:   # the README's ablation example: two entries from one preset
-  corrected: {recipe: corrected, set: {style_size: 32}}
+implementations:   # the README's ablation example: two entries from one preset (conditioners 64 wide)
+  corrected: {recipe: corrected, set: {style_size: 32, conditioner_width: 64}}
   corrected_vgg16:
     recipe: corrected
-    set: {style_size: 32, vgg: vgg16, style_layers: [relu2_2, relu3_3, relu4_3], content_layer: relu3_3}
+    set: {style_size: 32, conditioner_width: 64, vgg: vgg16, style_layers: [relu2_2, relu3_3, relu4_3],
+          content_layer: relu3_3}
 seeds: [1, 2]
 train: {steps: 2, batch: 1, size: 32, checkpoint_every: 2, log_every: 1, diagnostics_every: 1}
 evaluation:
