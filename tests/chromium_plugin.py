@@ -14,6 +14,8 @@ import shutil
 
 import pytest
 
+from workers_plugin import note, notes
+
 # Debian's packages put them here; ARST_CHROMIUM / ARST_CHROMEDRIVER name others.
 CHROMIUM = os.environ.get("ARST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = os.environ.get("ARST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -23,9 +25,6 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1200,820")
 INSTALL = "apt-get install -y chromium chromium-driver (Debian), then pip install -e '.[test]'"
-
-_NOT_RUN: list[str] = []  # the deselected tests' ids, for the summary line
-
 
 def chromium_missing() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
@@ -46,15 +45,15 @@ def pytest_collection_modifyitems(config, items) -> None:
     browser = [item for item in items if item.get_closest_marker("browser")]
     if not browser or os.environ.get("CI") == "true" or _asked_for(config) or chromium_missing() is None:
         return
-    _NOT_RUN.extend(item.nodeid for item in browser)
+    note(config, "browser_not_run", len(browser))
     config.hook.pytest_deselected(items=browser)
     items[:] = [item for item in items if not item.get_closest_marker("browser")]
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    if _NOT_RUN:
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    if notes(config).get("browser_not_run"):
         terminalreporter.write_line(
-            f"browser tests NOT RUN: {len(_NOT_RUN)} deselected, Chromium {chromium_missing()}. "
+            f"browser tests NOT RUN: {notes(config)['browser_not_run']} deselected, Chromium {chromium_missing()}. "
             f"Install with: {INSTALL}; CI (CI=true) runs them and fails without them.", yellow=True, bold=True)
 
 

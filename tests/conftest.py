@@ -11,10 +11,14 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("workers_plugin")  # imported here before pytest_plugins loads it
+from workers_plugin import auto_workers, note, notes, once, shared_folder  # noqa: E402
+
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 
-# The browser tests' fixtures and their deselection where Chromium is missing.
-pytest_plugins = ["chromium_plugin"]
+# The browser tests' fixtures and their deselection where Chromium is missing; the workers
+# (pytest-xdist) and what they tell the controller, which prints the summary.
+pytest_plugins = ["workers_plugin", "chromium_plugin"]
 
 
 # --------------------------------------------------------------------------- SLURM tests
@@ -25,8 +29,6 @@ pytest_plugins = ["chromium_plugin"]
 # that does not answer fails every one of them instead: CI never passes without them.
 
 REQUIRE_SLURM = "ARST_REQUIRE_SLURM"
-_SLURM_NOT_RUN = pytest.StashKey[tuple[int, str]]()
-_SLURM_MISSING = pytest.StashKey[str]()
 
 
 def slurm_required() -> bool:
@@ -58,15 +60,26 @@ def pytest_collection_modifyitems(config, items):
     if why is None:
         return
     if slurm_required():
-        config.stash[_SLURM_MISSING] = why
+        note(config, "slurm_missing", why)
         return
     items[:] = [item for item in items if not item.get_closest_marker("slurm")]
     config.hook.pytest_deselected(items=slurm)
-    config.stash[_SLURM_NOT_RUN] = (len(slurm), why)
+    note(config, "slurm_not_run", [len(slurm), why])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (tests/workers_plugin.py), and one worker more where the SLURM tests will run:
+    they spend minutes waiting on the cluster, and would hold one of the two meanwhile."""
+    workers = auto_workers(config)
+    expr = config.getoption("markexpr", "") or ""
+    if workers and "not slurm" not in expr and slurm_down() is None:
+        workers += 1
+    return workers
 
 
 def pytest_runtest_setup(item):
-    why = item.config.stash.get(_SLURM_MISSING, None)
+    why = notes(item.config).get("slurm_missing")
     if why is not None and item.get_closest_marker("slurm"):
         pytest.fail(f"no SLURM cluster answers ({why}), but this run requires one (CI or "
                     f"{REQUIRE_SLURM} is set): start it with `bash .ci/slurm-up.sh` (as root)",
@@ -74,23 +87,25 @@ def pytest_runtest_setup(item):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _SLURM_NOT_RUN in config.stash:
-        count, why = config.stash[_SLURM_NOT_RUN]
+    if "slurm_not_run" in notes(config):
+        count, why = notes(config)["slurm_not_run"]
         terminalreporter.write_line(
             f"{count} test{'s' if count != 1 else ''} marked slurm not run: no SLURM cluster answers "
             f"({why}). To run them: `sudo bash .ci/slurm-up.sh && pytest -m slurm` "
             "(.ci/run does both, and fails if the cluster does not come up).", yellow=True, bold=True)
-    if _SLURM_MISSING in config.stash:
+    if "slurm_missing" in notes(config):
         terminalreporter.write_line(
             f"tests marked slurm FAILED: this run requires a SLURM cluster (CI or {REQUIRE_SLURM} is "
-            f"set) and none answers ({config.stash[_SLURM_MISSING]}).", red=True, bold=True)
+            f"set) and none answers ({notes(config)['slurm_missing']}).", red=True, bold=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def arst_cache_dir(tmp_path_factory):
     """arst's cache (the ONNX exports of checkpoints: arst.export.cache_dir) in a folder of this
-    session's, shared by its tests and the processes they start, never the user's ~/.cache."""
-    folder = tmp_path_factory.mktemp("arst-cache")
+    session's, shared by its tests, its workers and the processes they start, never the
+    user's ~/.cache."""
+    folder = shared_folder(tmp_path_factory) / "arst-cache"  # the workers' too: its writes are atomic
+    folder.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ARST_CACHE_DIR", str(folder))
         yield folder
@@ -205,17 +220,47 @@ def http_server():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """The working directory of one local run of config/test.yaml (`--cores 2`), shared by
-    the workflow tests and the SLURM test's comparison."""
-    import os
-    import subprocess
+    """The working directory of the one local run of config/test.yaml (`--cores 2`), shared by
+    every test that needs a workflow run and by the SLURM test's comparison: built once for
+    the session, whichever worker (pytest-xdist) asks first. The tests that use it run on one
+    worker (tests/workers_plugin.py: some change it), the SLURM tests, which read it, on another."""
+    return once(tmp_path_factory, "tiny", _run_tiny)
+
+
+def _run_tiny(workdir: Path) -> None:
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    workdir = tmp_path_factory.mktemp("tiny")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"), "--cores", "2",
            "--configfile", str(root / "config" / "test.yaml"), "--directory", str(workdir)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    return workdir
+
+
+TINY_MODELS = {"steps": 2, "seed": 3}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, shared_images) -> dict:
+    """Each implementation trained 2 steps (seed 3, at 32 px, to a 64 px mosaic.jpg) on a
+    folder of three small photos (amber.jpg, candy.jpg and udnie.jpg at 48x40: stylizing the
+    full-size ones takes a minute on a CPU), once for the session; for the tests that need a
+    trained model, not a particular one. Read only: {"baseline": model.pt, "corrected":
+    model.pt, "content": the folder, "steps": 2, "seed": 3}."""
+    def build(root: Path) -> None:
+        from PIL import Image
+
+        from arst.recipe import load_recipe
+        from arst.schedule import Schedule
+        from arst.train import train
+        (root / "content").mkdir()
+        for name in ("amber.jpg", "candy.jpg", "udnie.jpg"):
+            Image.open(shared_images / name).convert("RGB").resize((48, 40)).save(root / "content" / name)
+        for name in ("baseline", "corrected"):
+            train(root / "content", shared_images / "mosaic.jpg", root / name, load_recipe(name, style_size=64),
+                  Schedule(steps=TINY_MODELS["steps"], batch=2, size=32), seed=TINY_MODELS["seed"], progress=False)
+
+    root = once(tmp_path_factory, "tiny-models", build)
+    return {"baseline": root / "baseline" / "model.pt", "corrected": root / "corrected" / "model.pt",
+            "content": root / "content", **TINY_MODELS}

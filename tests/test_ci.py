@@ -1,6 +1,7 @@
 """The GitHub Actions workflow users copy into their own CI (.github/workflows/main.yml) and the
 catalogue's file (.snakemake-workflow-catalog.yml): every command CI runs exists in this
-repository, and the cheap ones (formatting, lint, a dry-run of every config) pass here."""
+repository, and the cheap ones (formatting, lint) pass here; the dry-run of every config runs its
+loop here, and tests/test_workflow.py the dry-runs."""
 
 import os
 import re
@@ -18,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "main.yml"
 # Every `run:` step, by name: run here by this file, or (heavy: minutes, root, packages from
 # Debian) only checked to exist. A step in neither set fails the first test: decide which.
-RUN_HERE = {"Formatting", "Linting", "Dry-run every config"}
+# The dry-run step runs here as written, with a `snakemake` that records what it is asked
+# (test_the_dry_run_step_dry_runs_every_config_each_in_a_new_folder): the dry-runs themselves
+# are tests/test_workflow.py's, one test per config, which check what each plans too.
+RUN_HERE = {"Formatting", "Linting"}
+DRY_RUNS = "Dry-run every config"
 CHECKED_ONLY = {"Install", "Test config end to end", "Test suite with SLURM and the browser tests"}
 SHELL_WORDS = {"for", "in", "do", "done", "exit"}
 
@@ -57,7 +62,8 @@ def _env() -> dict[str, str]:
 
 def test_every_step_is_known_and_every_command_and_file_it_names_exists():
     steps = _run_steps()
-    assert set(steps) == RUN_HERE | CHECKED_ONLY, set(steps) ^ (RUN_HERE | CHECKED_ONLY)
+    known = RUN_HERE | {DRY_RUNS} | CHECKED_ONLY
+    assert set(steps) == known, set(steps) ^ known
     env_path = _env()["PATH"]
     for name, script in steps.items():
         for words in _commands(script):
@@ -104,6 +110,39 @@ def test_a_cheap_step_passes_here(name):
     script = _run_steps()[name]
     proc = subprocess.run(["bash", "-c", script], cwd=ROOT, env=_env(), capture_output=True, text=True)
     assert proc.returncode == 0, f"{name}: {script}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+def test_the_dry_run_step_dry_runs_every_config_each_in_a_new_folder(tmp_path):
+    """The step as written, with a `snakemake` first on PATH that records its arguments (and
+    fails for the config named in $FAIL). That the real one finds the Snakefile from the
+    repository's root is the Linting step's test; each config's dry-run, and its plan, is
+    test_workflow.py's test_dry_run_plans_expected_jobs."""
+    from test_workflow import SHIPPED
+    bin_dir, folders, calls = tmp_path / "bin", tmp_path / "tmp", tmp_path / "calls"
+    bin_dir.mkdir()
+    folders.mkdir()
+    (bin_dir / "snakemake").write_text('#!/bin/sh\necho "$*" >> "$CALLS"\n[ "$3" != "$FAIL" ]\n')
+    (bin_dir / "snakemake").chmod(0o755)
+    env = {**_env(), "CALLS": str(calls), "TMPDIR": str(folders)}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+
+    def step(fail: str = "") -> tuple[int, list[list[str]]]:
+        calls.write_text("")
+        proc = subprocess.run(["bash", "-c", _run_steps()[DRY_RUNS]], cwd=ROOT, env={**env, "FAIL": fail},
+                              capture_output=True, text=True)
+        return proc.returncode, [line.split() for line in calls.read_text().splitlines()]
+
+    rc, runs = step()
+    assert rc == 0, runs
+    configs = [f"config/{name}.yaml" for name in SHIPPED]  # what test_workflow.py dry-runs
+    assert sorted(run[2] for run in runs) == configs == sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "config").glob("*.yaml"))
+    assert all(run[:2] == ["-n", "--configfile"] and run[3] == "--directory" and len(run) == 5 for run in runs), runs
+    made = [Path(run[4]) for run in runs]
+    assert len(set(made)) == len(runs) and all(d.parent == folders and d.is_dir() for d in made), made
+    # A config whose dry-run fails fails the step, and the loop stops there.
+    rc, stopped = step(fail=runs[1][2])
+    assert rc != 0 and [run[2] for run in stopped] == [run[2] for run in runs[:2]]
 
 
 def test_the_catalogue_file_says_what_the_workflow_offers():

@@ -54,23 +54,11 @@ def test_version(capsys):
 # Each one ends in exactly one line on stderr, naming the value and what is wrong, and exit 2.
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, shared_images):
-    """A one-step baseline model (4 style layers) and a content folder of three small photos
-    (stylizing the full-size ones takes a minute on a CPU)."""
-    from PIL import Image
-
-    from arst.recipe import load_recipe
-    from arst.schedule import Schedule
-    from arst.train import train
-    root = tmp_path_factory.mktemp("cli")
-    content = root / "content"
-    content.mkdir()
-    for name in ("amber.jpg", "candy.jpg", "udnie.jpg"):
-        Image.open(shared_images / name).convert("RGB").resize((48, 40)).save(content / name)
-    model = train(content, shared_images / "mosaic.jpg", root / "run", load_recipe("baseline", style_size=64),
-                  Schedule(steps=1, batch=2, size=32), progress=False)
-    return model, content
+@pytest.fixture
+def trained(tiny_models):
+    """A baseline model (4 style layers) and a content folder of three small photos: the
+    session's (tests/conftest.py)."""
+    return tiny_models["baseline"], tiny_models["content"]
 
 
 def _one_line_error(capsys, verb: str, *fragments: str) -> str:

@@ -3,8 +3,9 @@ at any size (odd ones too) and at any alpha as torch does, within arst.export.TO
 metadata that names the model; the one line that says what to install when onnx is missing; the
 exports cached for stylizing (once per checkpoint file); and the dynamo exporter, the fallback.
 
-Each implementation is trained and exported once, by the module's fixture; the cache's tests
-reuse its files in place of exporting (an export costs seconds, a dynamo one ten or more)."""
+Each implementation is trained once for the session (tests/conftest.py's tiny_models) and
+exported once, by the module's fixture; the cache's tests reuse its files in place of exporting
+(an export costs seconds, a dynamo one ten or more)."""
 
 from __future__ import annotations
 
@@ -26,30 +27,21 @@ from arst.cli import main as cli
 from arst.io import sha256
 from arst.recipe import load_recipe
 from arst.runtime import Runtime
-from arst.schedule import Schedule
 from arst.stylize import load_stylizer, stylize_tensor
-from arst.train import train
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
 
-TRAIN_STEPS = 2
-
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, shared_images):
-    """Each implementation trained TRAIN_STEPS steps at 32 px and exported through the verb."""
+def exported(tmp_path_factory, tiny_models):
+    """Each implementation (the session's, trained a few steps at 32 px: tests/conftest.py)
+    exported through the verb."""
     root = tmp_path_factory.mktemp("export")
-    content = root / "content"
-    content.mkdir()
-    for name in ("amber.jpg", "candy.jpg"):
-        shutil.copy(shared_images / name, content / name)
     out = {}
     for name in ("baseline", "corrected"):
-        model = train(content, shared_images / "mosaic.jpg", root / name, load_recipe(name, style_size=64),
-                      Schedule(steps=TRAIN_STEPS, batch=2, size=32), seed=3, progress=False)
         onnx_file = root / f"{name}.onnx"
-        assert cli(["export", "--checkpoint", str(model), "--out", str(onnx_file)]) == 0
-        out[name] = (model, onnx_file)
+        assert cli(["export", "--checkpoint", str(tiny_models[name]), "--out", str(onnx_file)]) == 0
+        out[name] = (tiny_models[name], onnx_file)
     return out
 
 
@@ -135,7 +127,7 @@ def test_the_unbiased_norm_follows_the_size_it_runs_at():
 
 
 @pytest.mark.parametrize("name", ["baseline", "corrected"])
-def test_metadata_names_the_model(exported, name):
+def test_metadata_names_the_model(exported, tiny_models, name):
     checkpoint, onnx_file = exported[name]
     recipe = load_recipe(name)
     values = onnx_export.read_metadata(onnx_file)
@@ -145,7 +137,7 @@ def test_metadata_names_the_model(exported, name):
     assert values["exported_with"].endswith(f", TorchScript exporter, opset {onnx_export.OPSET}")
     assert values["style_layers"].split(",") == list(recipe.style_layers)
     assert values["loss_network"] == "random(seed=0)"
-    assert values["training_steps"] == str(TRAIN_STEPS) and values["seed"] == "3"
+    assert values["training_steps"] == str(tiny_models["steps"]) and values["seed"] == str(tiny_models["seed"])
     from arst import __version__
     assert values["arst_version"] == __version__
 

@@ -327,11 +327,13 @@ SLURM_TARGET = "results/tables/sweep_summary.csv"
 
 
 @pytest.mark.slurm
-def test_slurm_run_matches_local_and_asks_for_gpus(cluster, profiles, local_run, tmp_path):
+def test_slurm_run_matches_local_and_asks_for_gpus(cluster, profiles, request, tmp_path):
     site, workflow = profiles
     run = Run(tmp_path / "work", SLURM_TARGET, "--profile", str(site.parent), "--workflow-profile",
               str(workflow.parent), "--verbose", name="slurm").watch_slurm()
     _run_ok(run, timeout=1200)
+    # Asked for only now: on workers (pytest-xdist) another may be building it meanwhile.
+    local_run = request.getfixturevalue("local_run")
     log = run.text()
     assert "workflow specific profile" in log
 

@@ -25,21 +25,31 @@ def test_anywhere():
 '''
 
 
-def _pytest(tmp_path, sinfo_exit=None, extra_env=None, args=()):
-    """pytest on TWO_TESTS; `sinfo` absent (None) or a script exiting `sinfo_exit`."""
+THREE_TESTS = TWO_TESTS + '''
+
+@pytest.mark.browser
+def test_in_chromium():
+    pass
+'''
+
+
+def _pytest(tmp_path, sinfo_exit=None, extra_env=None, args=(), tests=TWO_TESTS):
+    """pytest on `tests` (TWO_TESTS); `sinfo` absent (None) or a script exiting `sinfo_exit`."""
     suite = tmp_path / "suite"
     suite.mkdir()
     for helper in (ROOT / "tests").glob("*.py"):  # conftest.py and the plugins it loads
         if not helper.name.startswith("test_"):
             shutil.copy(helper, suite / helper.name)
-    (suite / "test_two.py").write_text(TWO_TESTS)
+    (suite / "test_two.py").write_text(tests)
     (suite / "pytest.ini").write_text("[pytest]\nmarkers =\n    slurm: needs a cluster\n    browser: needs Chromium\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     if sinfo_exit is not None:
         (bin_dir / "sinfo").write_text(f"#!/bin/sh\necho 'sinfo: cannot reach slurmctld' >&2\nexit {sinfo_exit}\n")
         (bin_dir / "sinfo").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "ARST_REQUIRE_SLURM")}
+    # Not this run's settings, nor its worker's (PYTEST_XDIST_WORKER: this suite may run on one).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CI", "ARST_REQUIRE_SLURM") and not k.startswith("PYTEST_")}
     env.update(PATH=str(bin_dir), **(extra_env or {}))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", *args, str(suite)],
                           cwd=suite, capture_output=True, text=True, env=env, timeout=120)
@@ -66,9 +76,71 @@ def test_a_run_that_requires_the_cluster_fails_without_one(tmp_path, env):
     assert "tests marked slurm FAILED" in out
 
 
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["one-process", "two-workers"])
+def test_the_summary_counts_what_was_left_out_on_workers_too(tmp_path, args):
+    """On pytest-xdist's workers (pyproject.toml's addopts) each worker deselects; the
+    controller's summary still counts them and says why (tests/workers_plugin.py)."""
+    rc, out = _pytest(tmp_path, None, {"ARST_CHROMIUM": str(tmp_path / "no-chromium")}, args, THREE_TESTS)
+    assert rc == 0, out
+    assert ("created: 2/2 workers" in out) == bool(args), out
+    assert "1 passed, 2 deselected" in out, out
+    assert "1 test marked slurm not run: no SLURM cluster answers (sinfo is not installed)" in out, out
+    assert "browser tests NOT RUN: 1 deselected, Chromium not found: chromium" in out, out
+
+
+def test_on_workers_a_run_that_requires_the_cluster_fails_without_one(tmp_path):
+    rc, out = _pytest(tmp_path, None, {"CI": "true"}, ("-n", "2"))
+    assert rc == 1, out
+    assert "1 passed, 1 error" in out and "no SLURM cluster answers" in out
+    assert "tests marked slurm FAILED" in out
+
+
+SHARED_FIXTURE = '''
+import os
+import pytest
+
+@pytest.fixture(scope="module")
+def built():
+    with open(os.environ["BUILT_LOG"], "a") as log:
+        log.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+    return os.environ["PYTEST_XDIST_WORKER"]
+
+@pytest.mark.parametrize("k", range(6))
+def test_with_it(built, k):
+    assert os.environ["PYTEST_XDIST_WORKER"] == built
+
+@pytest.mark.parametrize("k", range(6))
+def test_without_it(k):
+    pass
+'''
+
+
+def test_on_workers_the_tests_of_a_module_fixture_share_one_and_it_is_built_once(tmp_path):
+    """tests/workers_plugin.py's groups reach pytest-xdist's scheduler (its own xdist_group
+    marks silently do not, with pytest 9.2: pytest-dev/pytest-xdist#1386)."""
+    log = tmp_path / "built.log"
+    rc, out = _pytest(tmp_path, None, {"BUILT_LOG": str(log)}, ("-n", "2", "--dist", "loadgroup", "-v"),
+                      SHARED_FIXTURE)
+    assert rc == 0 and "12 passed" in out, out
+    assert len(log.read_text().split()) == 1, out  # one worker built it, and ran every test of it
+    assert "[gw0]" in out and "[gw1]" in out, out  # the others went to both
+
+
 def test_with_a_cluster_every_test_runs(tmp_path):
     rc, out = _pytest(tmp_path, 0, {"CI": "true"})
     assert rc == 0 and "2 passed" in out and "deselected" not in out and "not run" not in out, out
+
+
+def test_with_a_cluster_auto_adds_a_worker_for_its_tests(tmp_path):
+    """`-n auto` (pyproject.toml): the SLURM tests wait on the cluster for minutes; the others
+    keep two workers meanwhile. With `-m "not slurm"`, two."""
+    from workers_plugin import WORKERS, usable_cpus
+    if usable_cpus() < WORKERS:
+        pytest.skip(f"{usable_cpus()} core: no workers")
+    for k, (args, workers) in enumerate((((), WORKERS + 1), (("-m", "not slurm"), WORKERS))):
+        (tmp_path / str(k)).mkdir()
+        rc, out = _pytest(tmp_path / str(k), 0, {"CI": "true"}, ("-n", "auto", *args))
+        assert rc == 0 and f"created: {workers}/{workers} workers" in out, (args, out)
 
 
 def test_asking_to_leave_them_out_is_not_a_failure_even_in_ci(tmp_path):

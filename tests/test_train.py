@@ -196,8 +196,8 @@ def test_bad_inputs(tmp_path, content, style):
         train(content, tmp_path / "nope.jpg", tmp_path / "run", _small("baseline"), tiny(1), progress=False)
 
 
-def test_stylize_any_size_and_alpha_check(tmp_path, content, style, shared_images, capsys):
-    model = train(content, style, tmp_path / "run", _small("baseline"), tiny(1), progress=False)
+def test_stylize_any_size_and_alpha_check(tmp_path, tiny_models, shared_images, capsys):
+    model = tiny_models["baseline"]
     src = tmp_path / "odd.png"
     Image.open(shared_images / "amber.jpg").convert("RGB").resize((37, 50)).save(src)
     out = stylize_files(model, [src], [tmp_path / "out.png"], alpha="0,0.5,1,0")
