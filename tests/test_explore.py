@@ -649,7 +649,7 @@ def test_the_explorer_in_browser_verb_says_what_it_wrote_and_how_to_get_onnxrunt
                  "--photos", str(files["photo"]), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert re.search(r"model-1\.js: mine \(baseline\), half-precision weights, within [\d.e-]+ grey levels", printed)
-    assert "1 models, 1 photos (at most 256 px)" in printed and "opening it loads" in printed
+    assert "1 models, 1 photos (at most 256 px)" in printed and "a view loads at most" in printed
 
 
 def _canvas_pixels(driver, canvas) -> np.ndarray:

@@ -101,8 +101,8 @@ def _explorer_in_browser(p):
                        f"{HALF_TOLERANCE:g})" if m["weights"] == "float16" else "fp32 weights")
             print(f"{args.out}/{m['file']}: {m['name']} ({m['implementation']}), {weights}, {mb(m['bytes'])}")
         print(f"{args.out}/index.html: {len(data['models'])} models, {len(data['photos'])} photos (at most "
-              f"{MAX_SIDE} px); onnxruntime-web {data['ort']['version']} {mb(data['ort']['bytes'])}; opening it "
-              f"loads {mb(data['view_bytes'])} (the page, the engine and one model)")
+              f"{MAX_SIDE} px); onnxruntime-web {data['ort']['version']} {mb(data['ort']['bytes'])}; a view loads at "
+              f"most {mb(data['view_bytes'])} (the page, the engine and its largest model: one model at a time)")
     return run
 
 

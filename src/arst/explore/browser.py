@@ -15,14 +15,16 @@ Why the folder looks as it does (measured in Chromium 156, headless, onnxruntime
 - One thread: threads need SharedArrayBuffer, which needs cross-origin isolation, which a
   file:// page cannot have.
 - gzip under the base64 (DecompressionStream undoes it in the browser): the wasm shrinks from
-  14.2 MB to 3.7 MB; a model's weights hardly shrink (0.92 of their size in half precision).
-- Half-precision weights (half_weights): a model's ONNX file is 66.5 MB (corrected) or 58.6 MB
-  (baseline) in fp32, nearly all of it the conditioner's dense layers. Stored as fp16 and cast
-  back to fp32 when the session starts (so the arithmetic stays fp32), it is half that. On a
-  corrected model trained 600 steps, at 256 px on a photo, the output moved by at most 0.31
-  grey levels from torch's (fp32: 0.0007), so at most one pixel value in 40 changes, by one
-  level, once rounded. Each model is checked when the folder is written (HALF_TOLERANCE) and
-  kept in fp32 where half precision is not within it.
+  13.6 MB to 3.5 MB (MB: 2**20 bytes); a model's weights hardly shrink (0.92 of their size in
+  half precision).
+- Half-precision weights (half_weights): a model's ONNX file is 63.5 MB (corrected) or 55.9 MB
+  (baseline) in fp32, 86% of it the conditioner's dense layers. Stored as fp16 and cast back to
+  fp32 when the session starts (so the arithmetic stays fp32, and as fast), it is half that: a
+  view loads 43.8 MB (the page, the engine, the corrected model), not 83. On a corrected model
+  trained 600 steps, at 256 px on a photo, the output moved by at most 0.31 grey levels from
+  torch's (fp32: 0.0007): once rounded, about one pixel value in 40 changes, by one level. Each
+  model is checked when the folder is written (HALF_TOLERANCE) and kept in fp32 where half
+  precision is not within it.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ log = logging.getLogger("arst")
 ORT_MEMBERS = {"script": "package/dist/ort.wasm.min.js", "glue": "package/dist/ort-wasm-simd-threaded.mjs",
                "wasm": "package/dist/ort-wasm-simd-threaded.wasm"}
 # The longer side a photo is shown and stylized at, at most: one update at 256x256 took 0.85 s
-# in headless Chromium on the 2-core machine (one thread, busy with other jobs: README).
+# in headless Chromium on the 2-core machine (one thread, busy with other jobs: docs/explorer.md).
 MAX_SIDE = 256
 # Grey levels of 255: the largest |half-precision weights - fp32 weights| allowed, both files in
 # onnxruntime, at the checks' sizes (CHECK_SIZES) and alphas. Under one level, so that with the
@@ -76,9 +78,11 @@ def get_ort_web(path: str | Path = f"resources/{ORT_WEB_FILE}") -> str:
             f"sha256 {ORT_WEB['sha256']})")
 
 
-def ort_web_files(tarball: str | Path, expected_sha256: str = ORT_WEB["sha256"]) -> dict[str, bytes]:
-    """ORT_MEMBERS' bytes from onnxruntime-web's npm tarball, after checking it is the pinned one."""
+def ort_web_files(tarball: str | Path, expected_sha256: str | None = None) -> dict[str, bytes]:
+    """ORT_MEMBERS' bytes from onnxruntime-web's npm tarball, after checking it is the pinned one
+    (ORT_WEB's sha256, or `expected_sha256`)."""
     tarball = Path(tarball)
+    expected_sha256 = expected_sha256 or ORT_WEB["sha256"]
     if not tarball.is_file():
         raise DataError(f"onnxruntime-web {ORT_WEB['version']} not found at {tarball}: {get_ort_web(tarball)}")
     digest = sha256(tarball)
@@ -192,7 +196,7 @@ def page_model(name: str, path: str | Path, half: bool = True) -> PageModel:
     if missing:
         raise DataError(f"{path}: no {', '.join(missing)} in its metadata, which `arst export` writes: export "
                         "it with `arst export`")
-    fp32 = proto.SerializeToString()
+    fp32 = path.read_bytes()
     if not half:
         return PageModel(name, path, fp32, metadata, "float32", 0.0)
     data = half_weights(proto).SerializeToString()
@@ -213,7 +217,7 @@ def photo(path: str | Path) -> dict:
 
     from ..data.images import load_rgb
     path = Path(path)
-    img = load_rgb(path, min_side=1)
+    img = load_rgb(path)
     w, h = img.size
     if max(w, h) > MAX_SIDE:
         scale = MAX_SIDE / max(w, h)
@@ -251,7 +255,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def write_explorer_in_browser(models: Sequence[tuple[str, str | Path]], ort_web: str | Path,
                               photos: Sequence[str | Path], out: str | Path, half: bool = True,
-                              ort_web_sha256: str = ORT_WEB["sha256"]) -> dict:
+                              ort_web_sha256: str | None = None) -> dict:
     """Write the page's folder `out`: index.html, onnxruntime-web's files, one model-N.js per
     (name, ONNX file) of `models`, with `photos` inside the page. Each file is written
     atomically, index.html last; model files of an earlier build that this one has not are
@@ -259,6 +263,7 @@ def write_explorer_in_browser(models: Sequence[tuple[str, str | Path]], ort_web:
     if not models:
         raise DataError("no models given: name at least one ONNX file from `arst export`")
     out = Path(out)
+    ort_web_sha256 = ort_web_sha256 or ORT_WEB["sha256"]
     ort = ort_web_files(ort_web, ort_web_sha256)  # first: without it nothing else is worth doing
     pictures = [photo(p) for p in photos]
     prepared = [page_model(name, path, half) for name, path in models]
