@@ -717,4 +717,6 @@ def test_in_browser_page_runs_the_model_offline_as_sliders_move_and_on_a_dropped
     baseline = _canvas_pixels(chrome, _shown(chrome, model="model-2", alpha="1.00,1.00,1.00,0.00"))
     expected = _stylized(files["baseline"], own, "1,1,1,0", tmp_path / "c.png")
     assert np.abs(baseline - expected).max() <= 1 and baseline.std() > 10
+    chrome.find_element("id", "all0").click()
+    _shown(chrome, model="model-2", alpha="0.00,0.00,0.00,0.00")
     chrome.save_screenshot(f"{screenshots}/in-browser.png")
