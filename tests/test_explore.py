@@ -6,12 +6,15 @@ says when they run), checked against `arst stylize` at the alpha the page shows.
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import io
 import json
 import re
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import urllib.error
 import urllib.request
@@ -27,6 +30,9 @@ from arst import checkpoint
 from arst.cli import main
 from arst.errors import DataError
 from arst.experiments.sweep import sweep
+from arst.data.fetch import ORT_WEB
+from arst.explore.browser import (HALF_TOLERANCE, MAX_SIDE, ORT_MEMBERS, half_weights, ort_web_files,
+                                  write_explorer_in_browser)
 from arst.explore.live import Explorer, LatestOnly, Superseded, encode_png
 from arst.explore.server import make_server, serve_in_thread, url
 from arst.explore.static import explorer_data, explorer_html, write_explorer_page
@@ -477,3 +483,240 @@ def test_static_page_shows_the_sweep_image_at_the_slider_alpha(sweep_page, files
     chrome.find_element("id", "alpha-relu3_4").send_keys(Keys.ARROW_RIGHT)
     _idle_with(chrome, corrected, "0.00,0.50,0.00")
     chrome.save_screenshot(f"{screenshots}/static.png")
+
+
+# --------------------------------------------------------------------------- the page that runs the model
+
+
+def _tarball(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fake_ort_web(tmp_path_factory):
+    """A tarball laid out as onnxruntime-web's, with stand-in files: what the page builder copies."""
+    members = {"package/package.json": b'{"name": "onnxruntime-web"}',
+               ORT_MEMBERS["script"]: b'"use strict";var ort={};',
+               ORT_MEMBERS["glue"]: 'export default function(){return "glue \u00e9</script>"}'.encode(),
+               ORT_MEMBERS["wasm"]: bytes(range(256)) * 400 + np.random.default_rng(0).bytes(5000)}
+    path = _tarball(tmp_path_factory.mktemp("ort") / "onnxruntime-web.tgz", members)
+    return {"path": path, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "members": members}
+
+
+@pytest.fixture(scope="module")
+def exported(files):
+    """Both small models as `arst export` writes them."""
+    from arst.export import export
+    out = {}
+    for impl in ("corrected", "baseline"):
+        out[impl] = files["root"] / f"{impl}.onnx"
+        export(files[impl], out[impl])
+    return out
+
+
+def _global(text: str, name: str, key: str | None = None) -> str:
+    """The string a classic script of the page's folder sets (browser.script_setting's output)."""
+    target = f"window.{name} = " if key is None else f"(window.{name} = window.{name} || {{}})[{json.dumps(key)}] = "
+    assert text.startswith(target) and text.endswith(";\n")
+    return json.loads(text[len(target):-2])
+
+
+def _unpacked(text: str) -> bytes:
+    return gzip.decompress(base64.b64decode(text))
+
+
+def test_in_browser_folder_holds_the_engine_each_model_and_the_photos(exported, files, fake_ort_web, tmp_path):
+    import onnx
+    wide = _png(_picture(300, 200, 6), tmp_path / "wide.png")
+    out = tmp_path / "page"
+    data = write_explorer_in_browser([("small corrected", exported["corrected"]), ("small baseline", exported["baseline"])],
+                                     fake_ort_web["path"], [files["photo"], wide], out,
+                                     ort_web_sha256=fake_ort_web["sha256"])
+    members = fake_ort_web["members"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(data["sizes"]) == [
+        "index.html", "model-1.js", "model-2.js", "onnxruntime-web.txt", "ort-glue.js", "ort-wasm.js", "ort.wasm.min.js"]
+    assert all((out / name).stat().st_size == size for name, size in data["sizes"].items())
+    # onnxruntime-web's files: the bundle as shipped, the glue and the wasm as strings the page reads back.
+    assert (out / "ort.wasm.min.js").read_bytes() == members[ORT_MEMBERS["script"]]
+    assert _global((out / "ort-glue.js").read_text(), "ARST_ORT_GLUE") == members[ORT_MEMBERS["glue"]].decode()
+    assert _unpacked(_global((out / "ort-wasm.js").read_text(), "ARST_ORT_WASM")) == members[ORT_MEMBERS["wasm"]]
+    assert fake_ort_web["sha256"] in (out / "onnxruntime-web.txt").read_text()
+
+    page = _page_data((out / "index.html").read_text())
+    assert page["max_side"] == MAX_SIDE == 256 and page["ort"]["version"] == ORT_WEB["version"]
+    corrected, baseline = page["models"]
+    assert (corrected["name"], corrected["implementation"], corrected["file"]) == ("small corrected", "corrected", "model-1.js")
+    assert corrected["layers"] == ["relu2_2", "relu3_4", "relu4_4"] and corrected["default_alpha"] == [1.0, 1.0, 1.0]
+    assert baseline["layers"] == ["relu2_2", "relu3_4", "relu4_4", "relu5_4"]
+    for model in page["models"]:
+        assert model["training_steps"] == "7" and model["seed"] == "1" and "RANDOM VGG weights" in model["loss_net_words"]
+        assert model["bytes"] == data["sizes"][model["file"]]
+    # The corrected model's conditioner, drawn large, moves its output by 1.7 grey levels in
+    # half precision, over the tolerance: kept as exported. The baseline's (0.48) is halved.
+    fp32 = onnx.load(str(exported["corrected"]))
+    stored = onnx.load_from_string(_unpacked(_global((out / "model-1.js").read_text(), "ARST_MODELS", "model-1")))
+    assert corrected["weights"] == "float32" and stored == fp32
+    halved = onnx.load_from_string(_unpacked(_global((out / "model-2.js").read_text(), "ARST_MODELS", "model-2")))
+    assert baseline["weights"] == "float16" and 0 < baseline["difference"] <= HALF_TOLERANCE
+    assert baseline["onnx_bytes"] < 0.6 * exported["baseline"].stat().st_size
+    assert {p.key: p.value for p in halved.metadata_props}["implementation"] == "baseline"
+    # The photos, lossless: the small one as it is, the wide one shrunk to MAX_SIDE.
+    assert [(p["name"], p["width"], p["height"]) for p in page["photos"]] == [("photo", 64, 48), ("wide", 256, 171)]
+    shown = _decode(base64.b64decode(page["photos"][0]["uri"].removeprefix("data:image/png;base64,")))
+    assert np.array_equal(shown, np.asarray(Image.open(files["photo"])).astype(int))
+    # Opening the page reads it, the engine and one model, the largest.
+    assert data["view_bytes"] == (data["sizes"]["index.html"] + data["sizes"]["ort.wasm.min.js"]
+                                  + data["sizes"]["ort-glue.js"] + data["sizes"]["ort-wasm.js"] + data["sizes"]["model-1.js"])
+
+    # Written again with one model, the folder holds no model of the earlier build.
+    write_explorer_in_browser([("only", exported["baseline"])], fake_ort_web["path"], [], out,
+                              ort_web_sha256=fake_ort_web["sha256"])
+    assert not (out / "model-2.js").exists() and [m["name"] for m in _page_data((out / "index.html").read_text())["models"]] == ["only"]
+
+
+def test_half_weights_compute_as_before_with_weights_rounded(exported):
+    import onnx
+    import onnxruntime
+    proto = onnx.load(str(exported["baseline"]))
+    half = half_weights(proto)
+    stored = {w.name: w.data_type for w in half.graph.initializer}
+    halved = [name for name, kind in stored.items() if kind == onnx.TensorProto.FLOAT16]
+    big = [w.name for w in proto.graph.initializer if np.prod(w.dims) >= 1024 and w.data_type == onnx.TensorProto.FLOAT]
+    assert sorted(halved) == sorted(f"{name}.float16" for name in big) and len(big) > 10
+    onnx.checker.check_model(half)
+    # The fp32 weights, rounded to half precision, give the same output as the half file.
+    rounded = onnx.ModelProto()
+    rounded.CopyFrom(proto)
+    for w in rounded.graph.initializer:
+        if w.name in big:
+            w.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(w).astype(np.float16).astype(np.float32), w.name))
+    image, alpha = np.random.default_rng(1).random((1, 3, 40, 56), np.float32) * 255, np.array([[0.2, 1, 0.5, 0]], np.float32)
+    outputs = [onnxruntime.InferenceSession(m.SerializeToString()).run(None, {"image": image, "alpha": alpha})[0]
+               for m in (half, rounded, proto)]
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1e-3
+    assert 0 < np.abs(outputs[0] - outputs[2]).max() <= HALF_TOLERANCE
+
+
+def test_in_browser_page_keeps_fp32_where_half_precision_is_over_the_tolerance(exported, monkeypatch, caplog):
+    from arst.explore import browser
+    monkeypatch.setattr(browser, "HALF_TOLERANCE", 0.0)
+    model = browser.page_model("b", exported["baseline"])
+    assert model.weights == "float32" and model.data == exported["baseline"].read_bytes()
+    assert "more than 0: the page runs it in fp32" in caplog.text
+
+
+def test_in_browser_page_errors_name_the_file(exported, fake_ort_web, files, tmp_path):
+    from arst.explore.browser import page_model
+    missing = tmp_path / "nowhere" / "onnxruntime-web-1.30.0.tgz"
+    with pytest.raises(DataError, match=re.escape(f"not found at {missing}: `arst fetch-ort-web --out {missing}`")):
+        ort_web_files(missing)
+    with pytest.raises(DataError, match=rf"{fake_ort_web['path']}: sha256 {fake_ort_web['sha256']}, not onnxruntime-web"):
+        ort_web_files(fake_ort_web["path"])
+    partial = _tarball(tmp_path / "partial.tgz", {ORT_MEMBERS["script"]: b"var ort;"})
+    with pytest.raises(DataError, match=f"no file {ORT_MEMBERS['glue']} in it"):
+        ort_web_files(partial, hashlib.sha256(partial.read_bytes()).hexdigest())
+    with pytest.raises(DataError, match="model not found"):
+        page_model("x", tmp_path / "none.onnx")
+    (tmp_path / "text.onnx").write_text("not onnx")
+    with pytest.raises(DataError, match="text.onnx: not a readable ONNX file"):
+        page_model("x", tmp_path / "text.onnx")
+    import onnx
+    proto = onnx.load(str(exported["corrected"]))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(tmp_path / "bare.onnx"))
+    with pytest.raises(DataError, match="bare.onnx: no implementation, style_layers, default_alpha, loss_network in its metadata"):
+        page_model("x", tmp_path / "bare.onnx")
+    # Nothing is written when the tarball is not there.
+    with pytest.raises(DataError):
+        write_explorer_in_browser([("x", exported["corrected"])], missing, [files["photo"]], tmp_path / "page")
+    assert not (tmp_path / "page").exists()
+
+
+def test_the_explorer_in_browser_verb_says_what_it_wrote_and_how_to_get_onnxruntime_web(
+        exported, fake_ort_web, files, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "page"
+    missing = tmp_path / "ort.tgz"
+    assert main(["explorer-in-browser", str(exported["baseline"]), "--ort-web", str(missing), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"arst fetch-ort-web --out {missing}" in err and ORT_WEB["sha256"] in err
+    monkeypatch.setitem(ORT_WEB, "sha256", fake_ort_web["sha256"])  # the stand-in tarball as the pinned one
+    assert main(["explorer-in-browser", f"mine={exported['baseline']}", "--ort-web", str(fake_ort_web["path"]),
+                 "--photos", str(files["photo"]), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"model-1\.js: mine \(baseline\), half-precision weights, within [\d.e-]+ grey levels", printed)
+    assert "1 models, 1 photos (at most 256 px)" in printed and "a view loads at most" in printed
+
+
+def _canvas_pixels(driver, canvas) -> np.ndarray:
+    width, height, rgba = driver.execute_script(
+        "const c = arguments[0]; return [c.width, c.height, "
+        "Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)];", canvas)
+    return np.array(rgba, dtype=int).reshape(height, width, 4)[..., :3]
+
+
+def _shown(driver, **wanted):
+    """The stylized canvas once the page is idle with its data-* attributes as `wanted`."""
+    def ready(d):
+        if d.execute_script("return document.body.dataset.state") != "idle":
+            return None
+        canvas = d.find_element("id", "stylized")
+        return canvas if all(canvas.get_attribute(f"data-{k}") == v for k, v in wanted.items()) else None
+    return _wait(driver, ready, f"the stylized picture with {wanted} (message: "
+                 f"{driver.find_element('id', 'message').text!r})")
+
+
+@pytest.mark.browser
+@pytest.mark.ort_web
+def test_in_browser_page_runs_the_model_offline_as_sliders_move_and_on_a_dropped_photo(
+        exported, files, ort_web_tarball, chrome, tmp_path, screenshots):
+    """Opened from disk (file://), the page runs each model in onnxruntime-web and shows what
+    `arst stylize` saves at the slider's alpha, within one grey level: the corrected model in
+    fp32 (half precision is over the tolerance for it), the baseline in half precision."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+    out = tmp_path / "page"
+    write_explorer_in_browser([("small corrected", exported["corrected"]), ("small baseline", exported["baseline"])],
+                              ort_web_tarball, [files["photo"]], out)
+    chrome.get((out / "index.html").as_uri())
+    before = _canvas_pixels(chrome, _shown(chrome, model="model-1", picture="photo", alpha="1.00,1.00,1.00"))
+    facts = chrome.find_element("id", "facts").text
+    assert "RANDOM VGG weights" in facts and "trained 7 steps" in facts and "weights in fp32" in facts
+    assert [e.text for e in chrome.find_elements("css selector", ".slider label")] == ["relu2_2", "relu3_4", "relu4_4"]
+
+    slider = chrome.find_element("id", "alpha-relu3_4")
+    slider.send_keys(Keys.HOME)
+    slider.send_keys(Keys.ARROW_RIGHT * 37)  # 0.37: any position, not only a sweep's grid
+    after = _canvas_pixels(chrome, _shown(chrome, model="model-1", alpha="1.00,0.37,1.00"))
+    expected = _stylized(files["corrected"], files["photo"], "1,0.37,1", tmp_path / "a.png")
+    assert after.shape == expected.shape == (48, 64, 3)
+    assert np.abs(after - expected).max() <= 1 and np.abs(after - before).mean() > 1.0
+    assert re.search(r"this update: \d+ ms .* at 64x48, one thread", chrome.find_element("id", "status").text)
+
+    # A broken photo: a message, and the page goes on. Then the reader's own photo.
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(files["photo"].read_bytes()[:300])
+    chrome.find_element("id", "upload").send_keys(str(broken))
+    message = _wait(chrome, lambda d: d.find_element("id", "message").text, "a message")
+    assert message == "broken.png: not a picture this browser can decode"
+    own = _png(_picture(56, 40, 5), tmp_path / "own.png")
+    chrome.find_element("id", "upload").send_keys(str(own))
+    mine = _canvas_pixels(chrome, _shown(chrome, model="model-1", picture="own.png", alpha="1.00,0.37,1.00"))
+    assert np.abs(mine - _stylized(files["corrected"], own, "1,0.37,1", tmp_path / "b.png")).max() <= 1
+    assert chrome.find_element("id", "message").text == ""
+
+    # The baseline, in half precision, on the same photo at its own alpha vector.
+    Select(chrome.find_element("id", "model")).select_by_value("model-2")
+    _shown(chrome, model="model-2", picture="own.png", alpha="1.00,1.00,1.00,1.00")
+    assert "weights in half precision" in chrome.find_element("id", "facts").text
+    chrome.find_element("id", "alpha-relu5_4").send_keys(Keys.HOME)
+    baseline = _canvas_pixels(chrome, _shown(chrome, model="model-2", alpha="1.00,1.00,1.00,0.00"))
+    expected = _stylized(files["baseline"], own, "1,1,1,0", tmp_path / "c.png")
+    assert np.abs(baseline - expected).max() <= 1 and baseline.std() > 10
+    chrome.find_element("id", "all0").click()
+    _shown(chrome, model="model-2", alpha="0.00,0.00,0.00,0.00")
+    chrome.save_screenshot(f"{screenshots}/in-browser.png")

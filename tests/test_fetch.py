@@ -219,3 +219,24 @@ def test_fetch_vgg_refuses_a_file_without_vgg_weights(http_server, tmp_path, mon
 def test_fetch_vgg_unknown_arch(tmp_path):
     with pytest.raises(ConfigError, match="vgg16, vgg19"):
         fetch_vgg("resnet50", tmp_path)
+
+
+def test_fetch_ort_web_downloads_the_pinned_tarball_and_verifies_it(http_server, tmp_path, monkeypatch):
+    from arst.data.fetch import ORT_WEB, ORT_WEB_FILE, fetch_ort_web
+
+    # The pin names one file of the npm registry, by its version.
+    assert ORT_WEB["url"] == f"https://registry.npmjs.org/onnxruntime-web/-/{ORT_WEB_FILE}"
+    assert ORT_WEB_FILE == f"onnxruntime-web-{ORT_WEB['version']}.tgz" and len(ORT_WEB["sha256"]) == 64
+    # No real 33 MB tarball here: a stand-in, pinned as if it were the one.
+    body = bytes(range(256)) * 300
+    monkeypatch.setitem(ORT_WEB, "sha256", sha(body))
+    monkeypatch.setitem(ORT_WEB, "bytes", len(body))
+    url = http_server.serve(f"/onnxruntime-web/-/{ORT_WEB_FILE}", body, mode="cut")
+    dest = tmp_path / "resources" / ORT_WEB_FILE
+    assert fetch_ort_web(dest, url=url) == dest and dest.read_bytes() == body
+    assert len(http_server.requests) == 2  # the first connection was cut: tried again
+    # Other bytes at that address are refused, and nothing is left behind.
+    wrong = http_server.serve("/other.tgz", body[::-1])
+    with pytest.raises(FetchError, match=f"expected sha256 {sha(body)}"):
+        fetch_ort_web(tmp_path / "other.tgz", url=wrong)
+    assert not (tmp_path / "other.tgz").exists() and not (tmp_path / "other.tgz.part").exists()

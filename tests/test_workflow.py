@@ -53,6 +53,29 @@ def test_onnx_target_writes_each_implementations_onnx_file_with_arst_export(tmp_
         assert f"arst export --checkpoint results/models/{impl}/{style}/seed{seed}/model.pt --out {out}" in proc.stdout
 
 
+def test_explorer_in_browser_target_fetches_onnxruntime_web_and_reads_every_export(tmp_path):
+    """Not part of `all` (which runs offline): its own target fetches onnxruntime-web's pinned
+    tarball and builds one folder from every implementation's ONNX export, each named."""
+    import yaml
+
+    from arst.data.fetch import ORT_WEB_FILE
+    cfg = yaml.safe_load((CONFIGS / "test.yaml").read_text())
+    proc = snakemake("-n", "-p", "explorer_in_browser", "--configfile", str(CONFIGS / "test.yaml"),
+                     "--directory", str(tmp_path / "target"))
+    counts = job_counts(proc.stdout)
+    runs = [(impl, style, seed) for impl in cfg["implementations"] for style in cfg["styles"] for seed in cfg["seeds"]]
+    assert counts["fetch_ort_web"] == counts["explorer_in_browser_page"] == 1 and counts["export_onnx"] == len(runs)
+    assert f"arst fetch-ort-web --out resources/{ORT_WEB_FILE}" in proc.stdout
+    command = re.search(r"arst explorer-in-browser .*", proc.stdout).group(0)
+    for impl, style, seed in runs:
+        assert f"'{impl}, {style}, seed {seed}=results/models/{impl}/{style}/seed{seed}/model.onnx'" in command
+    assert f"--ort-web resources/{ORT_WEB_FILE} --photos results/data/eval_content/" in command
+    assert command.split(" > ")[0].endswith("--out results/explorer/in-browser")
+    default = job_counts(snakemake("-n", "--configfile", str(CONFIGS / "test.yaml"),
+                                   "--directory", str(tmp_path / "all")).stdout)
+    assert "fetch_ort_web" not in default and "explorer_in_browser_page" not in default and "export_onnx" not in default
+
+
 # Every config that ships: what CI's "Dry-run every config" step runs (tests/test_ci.py).
 SHIPPED = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
 

@@ -6,6 +6,7 @@ import re
 import shlex
 from pathlib import Path
 
+from arst.data.fetch import ORT_WEB_FILE
 from arst.errors import ArstError
 from arst.plan import (
     check_alpha_names,
@@ -135,6 +136,23 @@ def train_args(w):
 def content_cache(w):
     """The content cache prepared at the size this model trains on (arst.plan decides it)."""
     return f"results/data/content-{_plan(image_size, TRAINED[w.model], config)}px.npy"
+
+
+# --- the explorer that runs in the browser (sweep.smk) ---
+
+# onnxruntime-web's npm tarball, at the version arst.data.fetch.ORT_WEB pins.
+ORT_WEB_TARBALL = f"resources/{ORT_WEB_FILE}"
+
+
+def browser_models(w=None):
+    """`arst explorer-in-browser`'s models, NAME=FILE: every implementation's ONNX export,
+    for each style and seed, named as the page offers it."""
+    return shlex.join(
+        f"{impl}, {style}, seed {seed}=results/models/{impl}/{style}/seed{seed}/model.onnx"
+        for impl in IMPLS
+        for style in STYLES
+        for seed in SEEDS
+    )
 
 
 def all_targets():

@@ -6,6 +6,7 @@ localrules:
     fetch_image,
     fetch_coco,
     fetch_vgg,
+    fetch_ort_web,
 
 
 rule fetch_image:
@@ -41,6 +42,19 @@ rule fetch_vgg:
         ARST_ENV
     shell:
         logged(f"arst fetch-vgg --arch {{wildcards.arch}} --torch-home {TORCH_HOME}")
+
+
+# onnxruntime-web, which the explorer in the browser vendors (sweep.smk): only that target asks
+# for it, so the default pipeline runs offline.
+rule fetch_ort_web:
+    output:
+        ORT_WEB_TARBALL,
+    log:
+        "results/logs/fetch_ort_web.log",
+    conda:
+        ARST_ENV
+    shell:
+        logged("arst fetch-ort-web --out {output}")
 
 
 rule sample_photos:

@@ -40,4 +40,33 @@ rule explorer:
         rules.explorer_page.output,
 
 
+# The alpha explorer that runs the exported models in the reader's browser (onnxruntime-web):
+# a folder whose index.html opens offline, every slider free over [0, 1], any photo. Not part
+# of `all`: it needs the ONNX exports (the onnx extra) and onnxruntime-web's npm tarball, which
+# fetch_ort_web downloads (the network, once).
+rule explorer_in_browser_page:
+    input:
+        models=per_model("results/models/{impl}/{style}/seed{seed}/model.onnx"),
+        ort_web=ORT_WEB_TARBALL,
+        photos=eval_images(),
+    output:
+        directory("results/explorer/in-browser"),
+    log:
+        "results/logs/explorer_in_browser_page.log",
+    conda:
+        ARST_ENV
+    params:
+        models=browser_models,
+    shell:
+        logged(
+            "arst explorer-in-browser {params.models} --ort-web {input.ort_web}"
+            " --photos {input.photos} --out {output}"
+        )
+
+
+rule explorer_in_browser:
+    input:
+        rules.explorer_in_browser_page.output,
+
+
 TARGETS["sweep"] = ["results/explorer/index.html"]

@@ -30,11 +30,15 @@ VERBS: dict[str, tuple[str, str]] = {
     "fetch-image": ("data", "download a pinned style or content image and verify its sha256"),
     "fetch-coco": ("data", "download and unpack COCO train2014 (resumes; verifies size and zip)"),
     "fetch-vgg": ("data", "download torchvision's ImageNet VGG weights into TORCH_HOME's cache"),
+    "fetch-ort-web": ("data", "download onnxruntime-web's pinned npm tarball (for explorer-in-browser) and "
+                              "verify its sha256"),
     "bench": ("bench", "training img/s and stylizing fps: the fast path against the port as shipped"),
     "explore": ("explore", "a local web page: one slider per style layer, the picture restylized as "
                            "they move (prints the latency of one update)"),
     "explorer-page": ("explore", "the static alpha explorer: one offline HTML file of sliders over the "
                                  "sweep's images"),
+    "explorer-in-browser": ("explore", "the alpha explorer that runs exported models in the browser: a folder "
+                                       "that opens offline, every slider free, the reader's own photo"),
     "alpha-gif": ("report", "an animated alpha sweep: one image stylized as each layer's alpha goes 0 -> 1 -> 0"),
     "plot-training": ("report", "figure: every run's raw loss terms over its training steps"),
     "benchmarks": ("report", "one table of the jobs' Snakemake benchmark files: wall time, memory, CPU"),

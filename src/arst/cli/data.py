@@ -83,6 +83,17 @@ def _fetch_vgg(p):
     return run
 
 
+def _fetch_ort_web(p):
+    from ..data.fetch import ORT_WEB_FILE
+    p.add_argument("--out", default=f"resources/{ORT_WEB_FILE}", help="the tarball to write")
+    p.add_argument("--url", help="mirror address of the tarball (its bytes must still verify)")
+
+    def run(args):
+        from ..data.fetch import fetch_ort_web
+        print(fetch_ort_web(args.out, url=args.url))
+    return run
+
+
 SETUP = {
     "prepare": _prepare,
     "sample-photos": _photos,
@@ -90,4 +101,5 @@ SETUP = {
     "fetch-image": _fetch_image,
     "fetch-coco": _fetch_coco,
     "fetch-vgg": _fetch_vgg,
+    "fetch-ort-web": _fetch_ort_web,
 }

@@ -1,4 +1,5 @@
-"""`arst explore` (the live page) and `arst explorer-page` (the static one)."""
+"""`arst explore` (the live page), `arst explorer-page` (the static one) and `arst
+explorer-in-browser` (the page that runs the model itself)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,40 @@ def _explorer_page(p):
     return run
 
 
+def _explorer_in_browser(p):
+    from ..data.fetch import ORT_WEB_FILE
+    p.add_argument("models", nargs="+", metavar="[NAME=]MODEL.onnx",
+                   help="models from `arst export`, each shown as NAME (default: its path)")
+    p.add_argument("--ort-web", default=f"resources/{ORT_WEB_FILE}",
+                   help="onnxruntime-web's npm tarball (`arst fetch-ort-web` downloads it)")
+    p.add_argument("--photos", nargs="*", default=[], help="pictures the page offers (shrunk to its largest side)")
+    p.add_argument("--weights", choices=["auto", "float32"], default="auto",
+                   help="auto: half precision where it is within the tolerance of fp32, checked per model "
+                        "(half the bytes); float32: as exported")
+    p.add_argument("--out", required=True, help="the folder to write (index.html and the files it loads)")
+
+    def run(args):
+        from ..explore.browser import HALF_TOLERANCE, MAX_SIDE, write_explorer_in_browser
+        models = []
+        for given in args.models:
+            name, sep, path = given.partition("=")
+            models.append((name, path) if sep else (given, given))
+        data = write_explorer_in_browser(models, args.ort_web, args.photos, args.out, half=args.weights == "auto")
+
+        def mb(n: int) -> str:
+            return f"{n / 2**20:.1f} MB"
+        for m in data["models"]:
+            weights = (f"half-precision weights, within {m['difference']:.2g} grey levels of fp32 (tolerance "
+                       f"{HALF_TOLERANCE:g})" if m["weights"] == "float16" else "fp32 weights")
+            print(f"{args.out}/{m['file']}: {m['name']} ({m['implementation']}), {weights}, {mb(m['bytes'])}")
+        print(f"{args.out}/index.html: {len(data['models'])} models, {len(data['photos'])} photos (at most "
+              f"{MAX_SIDE} px); onnxruntime-web {data['ort']['version']} {mb(data['ort']['bytes'])}; a view loads at "
+              f"most {mb(data['view_bytes'])} (the page, the engine and its largest model: one model at a time)")
+    return run
+
+
 SETUP = {
     "explore": _explore,
     "explorer-page": _explorer_page,
+    "explorer-in-browser": _explorer_in_browser,
 }

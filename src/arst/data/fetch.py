@@ -1,4 +1,5 @@
-"""Resumable, verified downloads of the real data: style images, COCO train2014, VGG weights."""
+"""Resumable, verified downloads of the real data (style images, COCO train2014, VGG weights) and
+of onnxruntime-web, which the explorer that runs in the browser vendors (arst.explore.browser)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,17 @@ CONTENT_IMAGES = {
     ),
 }
 COCO_TRAIN2014 = {"url": "http://images.cocodataset.org/zips/train2014.zip", "bytes": 13510573713}
+# onnxruntime-web's npm tarball, the one place its version is pinned (the workflow, .ci/run and
+# the explorer in the browser read it here). The sha256 is of the registry's file, whose sha512
+# matched the registry's own `dist.integrity` when it was pinned. 1.30.0: the newest release
+# then; its wasm build runs the exported graph (nn.inference's nodes) in Chromium 156.
+ORT_WEB = {
+    "version": "1.30.0",
+    "url": "https://registry.npmjs.org/onnxruntime-web/-/onnxruntime-web-1.30.0.tgz",
+    "sha256": "d2228df7e4616bc3348bf504ee888f3bec43789a273f0a63f3e68d203ce3bf71",
+    "bytes": 33106585,
+}
+ORT_WEB_FILE = f"onnxruntime-web-{ORT_WEB['version']}.tgz"
 
 # torch.hub's convention: the hex after the last '-' of a checkpoint's name is a sha256 prefix.
 _HUB_HASH = re.compile(r"-([a-f0-9]*)\.")
@@ -248,6 +260,12 @@ def fetch_coco(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return images
+
+
+def fetch_ort_web(dest: str | os.PathLike, url: str | None = None) -> Path:
+    """Download onnxruntime-web's pinned npm tarball (ORT_WEB) to the file ``dest``; ``url``
+    replaces the registry's address (a mirror or a test server), the bytes must still verify."""
+    return download(url or ORT_WEB["url"], dest, sha256=ORT_WEB["sha256"], size=ORT_WEB["bytes"])
 
 
 def fetch_vgg(arch: str, torch_home: str | os.PathLike, url: str | None = None) -> Path:
