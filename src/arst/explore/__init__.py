@@ -3,7 +3,7 @@
 `live`: a model, the pictures it can stylize and one update at a time (what the local page
 asks for); `server`: that page and its small HTTP interface (the standard library's
 ThreadingHTTPServer); `static`: one offline HTML file of sliders over the sweep's images.
-The pages themselves are the .html files beside this module, sharing `explore.css`."""
+The pages themselves are the .html files beside this module, sharing `explore.css` (and, where sliders move a model, `sliders.js`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from importlib import resources
 
 
 def page(name: str) -> str:
-    """The page `name` (an .html file beside this module) with the shared style sheet inlined,
-    so each page is one self-contained file."""
+    """The page `name` (an .html file beside this module) with the shared style sheet and the
+    shared slider code inlined, so each page is one self-contained file."""
     folder = resources.files(__name__)
-    css = (folder / "explore.css").read_text(encoding="utf-8")
-    return (folder / name).read_text(encoding="utf-8").replace("/*EXPLORE_CSS*/", css)
+    text = (folder / name).read_text(encoding="utf-8")
+    for mark, shared in (("/*EXPLORE_CSS*/", "explore.css"), ("/*SLIDERS_JS*/", "sliders.js")):
+        text = text.replace(mark, (folder / shared).read_text(encoding="utf-8"))
+    return text
 
 
 def loss_network_words(kind: str) -> str:
