@@ -155,8 +155,9 @@ def test_alpha_sampling():
     paper = load_recipe("corrected", alpha_onehot_prob=0.0, alpha_zero_prob=0.0)  # the paper: U(0, 1) per sample
     a = sample_alpha(paper, 0, 8, seed=1)
     assert a.shape == (8, 3) and 0 <= a.min() and a.max() <= 1 and len(set(a[:, 0].tolist())) == 8
-    # `corrected` draws three samples in four at the step's one-hot (here e_(step mod 3)).
-    draws = torch.cat([sample_alpha(load_recipe("corrected", alpha_zero_prob=0.0), step, 8, seed=1)
+    # `corrected` draws three samples in four at a one-hot; with the port's cycle, the step's
+    # (here e_(step mod 3)).
+    draws = torch.cat([sample_alpha(load_recipe("corrected", alpha_onehot_draw="cycle"), step, 8, seed=1)
                        for step in range(100)])
     onehot = (draws == torch.nn.functional.one_hot(torch.arange(100).repeat_interleave(8) % 3, 3)).all(1)
     assert 540 < int(onehot.sum()) < 660  # 800 samples at p = 0.75
@@ -173,10 +174,11 @@ def test_alpha_sampling():
     assert torch.equal(draws[~zero], plain[~zero])
 
 
-    # alpha_onehot_draw: random gives the same samples a one-hot, each at a corner of its own,
-    # about a third at each; the uniform and the zero samples are the cycle's.
-    cycle = load_recipe("corrected", alpha_zero_prob=0.1)
-    mixed = cycle.replace(alpha_onehot_draw="random")
+    # alpha_onehot_draw: random (corrected's) gives the same samples a one-hot, each at a corner
+    # of its own, about a third at each; the uniform and the zero samples are the cycle's.
+    mixed = load_recipe("corrected", alpha_zero_prob=0.1)
+    assert mixed.alpha_onehot_draw == "random"
+    cycle = mixed.replace(alpha_onehot_draw="cycle")
     draws = torch.cat([sample_alpha(mixed, step, 8, seed=1) for step in range(100)])
     before = torch.cat([sample_alpha(cycle, step, 8, seed=1) for step in range(100)])
     onehot = (before == 1).any(1) & (before.sum(1) == 1)
