@@ -28,13 +28,12 @@ def sample_alpha(recipe: Recipe, step: int, batch: int, seed: int) -> torch.Tens
     g = step_generator(seed, step, stream=1)
     alpha = torch.rand(rows, n, generator=g)
     onehot = torch.rand(rows, generator=g) < recipe.alpha_onehot_prob
-    cycle = torch.nn.functional.one_hot(torch.tensor(step % n), n).float()
-    alpha = torch.where(onehot[:, None], cycle, alpha)
+    if recipe.alpha_onehot_draw == "random":
+        # A stream of its own, so the draws from g (and the cycle's runs) stay as they were.
+        corner = torch.randint(n, (rows,), generator=step_generator(seed, step, stream=2))
+    else:
+        corner = torch.tensor(step % n)
+    alpha = torch.where(onehot[:, None], torch.nn.functional.one_hot(corner, n).float(), alpha)
     if recipe.alpha_zero_prob > 0:
         alpha = torch.where((torch.rand(rows, generator=g) < recipe.alpha_zero_prob)[:, None], 0.0, alpha)
-    if recipe.alpha_onehot_draw == "random":
-        # Drawn from a stream of its own, after the others, so the cycle's draws stay as they were.
-        corner = torch.randint(n, (rows,), generator=step_generator(seed, step, stream=2))
-        alpha = torch.where(onehot[:, None] & (alpha.sum(1, keepdim=True) > 0),
-                            torch.nn.functional.one_hot(corner, n).float(), alpha)
     return alpha
