@@ -37,8 +37,27 @@ def slurm_required() -> bool:
     return on("CI") or on(REQUIRE_SLURM)
 
 
+SLURM_STATE = "ARST_SLURM_STATE"  # "up", or why not: asked once, then passed on in the environment
+
+
 def slurm_down() -> str | None:
-    """None when a SLURM controller answers `sinfo`; otherwise why not, in a few words."""
+    """None when a SLURM controller answers `sinfo`; otherwise why not, in a few words.
+
+    Asked once per run: the answer goes into the environment, which the workers inherit. Where
+    a SLURM client is installed but no controller runs (a machine that ran .ci/slurm-up.sh once),
+    every client command waits 9 s before it gives up, and Snakemake's SLURM plugin runs
+    `scontrol` whenever it loads, in every workflow test. With no cluster to test, the tests'
+    processes get an empty client configuration (SLURM_CONF), with which they fail at once."""
+    state = os.environ.get(SLURM_STATE)
+    if state is None:
+        state = ask_sinfo() or "up"
+        os.environ[SLURM_STATE] = state
+        if state != "up" and not slurm_required():
+            os.environ.setdefault("SLURM_CONF", os.devnull)
+    return None if state == "up" else state
+
+
+def ask_sinfo() -> str | None:
     sinfo = shutil.which("sinfo")
     if sinfo is None:
         return "sinfo is not installed"
@@ -49,6 +68,10 @@ def slurm_down() -> str | None:
     if proc.returncode != 0:
         return f"sinfo failed: {(proc.stderr or proc.stdout).strip()[-300:] or f'exit {proc.returncode}'}"
     return None
+
+
+def pytest_configure(config):
+    slurm_down()  # before the workers start, so that they inherit the answer (and SLURM_CONF)
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` has deselected what the user asked to leave out
