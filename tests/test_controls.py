@@ -3,6 +3,7 @@ its weights set by hand, its controls the same weights at fixed alphas) or to me
 model with alpha cut off), judged by the claims' first and 'matches retraining' rows."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -109,3 +110,16 @@ def test_alpha_labels():
     assert alpha_label([0, 1, 0], LAYERS) == "relu3_4"
     assert alpha_label([1, 1, 1], LAYERS) == "ones"
     assert alpha_label([1, 0.5, 0], LAYERS) == "1,0.5,0"
+
+
+def test_an_earlier_budget_changes_no_claim(setup):
+    final = _table(setup, "differ")
+    # An earlier budget whose layers merge: judged, it would turn both rows' verdicts to no.
+    earlier = _table(setup, "merged").assign(train_steps=20)
+    both = summarize(pd.concat([earlier, final], ignore_index=True))
+    assert set(both["train_steps"]) == {20, 50}
+    for judge in (claims_mod.claim_relative, claims_mod.claim_retrain):
+        assert judge(both, "corrected")[0] == judge(final, "corrected")[0]
+        assert claims_mod.combine(judge(both, "corrected")[1]) == "yes"
+    pd.testing.assert_frame_equal(claims_mod.claims({"controls": both})[0], claims_mod.claims({"controls": final})[0])
+    assert claims_mod.header({"controls": both}) == claims_mod.header({"controls": final})
