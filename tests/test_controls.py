@@ -13,7 +13,7 @@ from arst.errors import ConfigError
 from arst.evaluate import Evaluator
 from arst.experiments import claims as claims_mod
 from arst.experiments.common import load_eval_images
-from arst.experiments.controls import alpha_label, controls, summarize
+from arst.experiments.controls import alpha_label, at_budgets, controls, summarize
 from arst.nn.model import build_model
 from arst.recipe import load_recipe
 
@@ -110,6 +110,45 @@ def test_alpha_labels():
     assert alpha_label([0, 1, 0], LAYERS) == "relu3_4"
     assert alpha_label([1, 1, 1], LAYERS) == "ones"
     assert alpha_label([1, 0.5, 0], LAYERS) == "1,0.5,0"
+
+
+@pytest.fixture(scope="module")
+def budgets(setup, tmp_path_factory):
+    """The setup's models each in its own folder as model.pt (step 50), beside its snapshot at step
+    20 (model-step20.pt, the same weights), as training with snapshots writes them."""
+    root = tmp_path_factory.mktemp("budgets")
+    paths = {}
+    for name in ("differ", "retrained", "floor"):
+        for k, path in enumerate([setup[name]] if isinstance(setup[name], str) else setup[name]):
+            folder = root / f"{name}{k}"
+            folder.mkdir()
+            state = checkpoint.load(path)
+            checkpoint.save(folder / "model.pt", state)
+            checkpoint.save(folder / "model-step20.pt", {**state, "step": 20})
+            paths.setdefault(name, []).append(str(folder / "model.pt"))
+    return {"adjustable": paths["differ"][0], "retrained": paths["retrained"], "floor": paths["floor"][0]}
+
+
+def test_the_verb_judges_every_budget_into_one_table(setup, budgets, tmp_path):
+    from arst.cli import main
+    out = tmp_path / "controls.csv"
+    assert main(["controls", "--adjustable", budgets["adjustable"], "--retrained", *budgets["retrained"],
+                 "--floor", budgets["floor"], "--style", setup["style"], "--images", *setup["images"],
+                 "--size", "32", "--table", str(out), "--budgets", "20"]) == 0
+    table = pd.read_csv(out)
+    by_budget = {steps: rows.drop(columns="train_steps").reset_index(drop=True)
+                 for steps, rows in table.groupby("train_steps")}
+    assert sorted(by_budget) == [20, 50]  # the snapshot's step, then the model's own
+    # The same weights at both budgets: the same pairs and the same distances.
+    pd.testing.assert_frame_equal(by_budget[20], by_budget[50])
+    assert len(by_budget[50]) == len(_table(setup, "differ"))
+
+
+def test_a_missing_snapshot_is_named(setup, budgets):
+    from arst.errors import DataError
+    with pytest.raises(DataError, match=r"snapshot not found: .*differ0/model-step30\.pt \(the model at step 30"):
+        at_budgets(budgets["adjustable"], budgets["retrained"], budgets["floor"], setup["style"], setup["images"],
+                   budgets=[20, 30], size=32)
 
 
 def test_an_earlier_budget_changes_no_claim(setup):
