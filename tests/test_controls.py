@@ -162,3 +162,29 @@ def test_an_earlier_budget_changes_no_claim(setup):
         assert claims_mod.combine(judge(both, "corrected")[1]) == "yes"
     pd.testing.assert_frame_equal(claims_mod.claims({"controls": both})[0], claims_mod.claims({"controls": final})[0])
     assert claims_mod.header({"controls": both}) == claims_mod.header({"controls": final})
+
+
+def _curves_table(budgets: list[int]) -> pd.DataFrame:
+    """A controls table by hand: two seeds of one implementation, three layers, each budget's
+    adjustable model a little nearer retraining than the one before."""
+    rows = []
+    for seed in (1, 2):
+        for k, steps in enumerate(budgets):
+            run = {"implementation": "corrected", "loss_net": "random(seed=0)", "train_steps": steps,
+                   "precision": "fp32", "style": "mosaic", "seed": seed}
+            for a, b in [("relu2_2", "relu3_4"), ("relu2_2", "relu4_4"), ("relu3_4", "relu4_4")]:
+                rows.append({**run, "kind": "retrained", "alpha_a": a, "alpha_b": b, "profile_distance": 1.0})
+                rows.append({**run, "kind": "adjustable", "alpha_a": a, "alpha_b": b,
+                             "profile_distance": 0.3 + 0.3 * k + 0.1 * seed})
+            rows.append({**run, "kind": "floor", "alpha_a": "relu2_2", "alpha_b": "relu2_2", "profile_distance": 0.2})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("steps", [[600, 2000, 5000], [600]], ids=["budgets", "one budget"])
+def test_the_curves_figure_is_drawn_from_a_table(steps, tmp_path):
+    from arst.plots.comparison import controls_curves_figure
+    controls_curves_figure(_curves_table(steps), tmp_path / "curves.png", tmp_path / "curves.pdf")
+    with Image.open(tmp_path / "curves.png") as png:
+        png.load()
+        assert png.size[0] > 600 and png.size[1] > 200
+    assert (tmp_path / "curves.pdf").read_bytes().startswith(b"%PDF")

@@ -20,7 +20,8 @@ itself ('1,0.5,0') for any other.
 With budgets (`arst controls --budgets 600,2000`, from the config's `train.snapshots`) the same
 pairs are measured again on the snapshots of every model at those steps (model-step600.pt
 beside model.pt, ...): one run of each model judged at several budgets, each budget's rows told
-apart by `train_steps`. The claims judge each run at its last budget.
+apart by `train_steps`. The claims judge each run at its last budget; the figure
+`controls_curves` draws the relative measure over them.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ EXPERIMENT = Experiment(
     title="Retrained controls: loss-profile distance (L2 of log10 per-term losses) and pixel distance (0..255) "
           "between outputs (loss network: {nets})",
     figures=(Figure("controls", "arst.plots.comparison:controls_figure", "figure: per pair of layers, adjustable vs "
-                    "retrained loss-profile distance, the seed floor drawn", "controls_figure.rst"),),
+                    "retrained loss-profile distance, the seed floor drawn", "controls_figure.rst"),
+             Figure("controls_curves", "arst.plots.comparison:controls_curves_figure", "figure: per pair of layers, "
+                    "adjustable / retrained loss-profile distance against training steps (train.snapshots)",
+                    "controls_curves_figure.rst")),
 )
 
 KINDS = ("adjustable", "retrained", "floor", "match")
