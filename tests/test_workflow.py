@@ -118,8 +118,11 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
 def test_dry_run_plans_the_snapshots_and_the_controls_read_them(tmp_path):
     """`train.snapshots`: every training job declares its snapshots, and the controls job waits for
     those of the adjustable model, its retrained controls and the floor, and judges each budget."""
+    import yaml
+    cfg = yaml.safe_load((CONFIGS / "test.yaml").read_text())
+    cfg["train"]["snapshots"] = [8, 4]
     config = tmp_path / "snapshots.yaml"
-    config.write_text((CONFIGS / "test.yaml").read_text().replace("\ntrain:\n", "\ntrain:\n  snapshots: [8, 4]\n"))
+    config.write_text(yaml.safe_dump(cfg))
     out = snakemake("-n", "-p", "--configfile", str(config), "--directory", str(tmp_path)).stdout
     jobs = [(m[1], dict(re.findall(r"^    (\w+): (.*)$", m[2], re.M)))
             for m in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", out, re.M)]
@@ -255,9 +258,17 @@ def test_tiny_config_end_to_end(tiny_run):
     assert losses["step"].tolist() == list(range(12))
     log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
     assert "RANDOM weights" in log
-    # The controls: every pair of the corrected model's run, and the claims open with their verdict.
+    # The controls: every pair of the corrected model's run at each budget (the snapshot at step 4,
+    # then the model), and the claims open with their verdict.
     controls = pd.read_csv(results / "tables" / "controls.csv")
-    assert controls.groupby("kind").size().to_dict() == {"adjustable": 6, "retrained": 6, "floor": 1, "match": 16}
+    for steps in (4, 12):
+        at = controls[controls["train_steps"] == steps]
+        assert at.groupby("kind").size().to_dict() == {"adjustable": 6, "retrained": 6, "floor": 1, "match": 16}
+    assert set(controls["train_steps"]) == {4, 12}
+    snapshot = torch.load(results / "models" / "corrected-fixed-ones" / "mosaic" / "seed1" / "model-step4.pt",
+                          weights_only=True)
+    assert snapshot["step"] == 4 and "optimizer" not in snapshot
+    assert (results / "figures" / "controls_curves.png").stat().st_size > 1000
     claims = pd.read_csv(results / "tables" / "claims.csv")
     assert claims["claim"].iloc[0] == "The model responds to alpha differently per layer, as retraining does"
     assert claims["holds (corrected)"].iloc[0].split(":")[0] in ("yes", "no", "inconclusive")
