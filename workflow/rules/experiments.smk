@@ -59,9 +59,8 @@ def snapshots_beside(files):
     """The snapshots (train.snapshots) beside every model.pt among `files` (paths, or lists of
     them): the verb finds them there, so the job only waits for them."""
     paths = [p for f in files for p in ([f] if isinstance(f, str) else f)]
-    return [
-        s for p in paths if p.endswith("/model.pt") for s in snapshot_files(p, config)
-    ]
+    models = [p for p in paths if Path(p).name == "model.pt"]
+    return [s for model in models for s in snapshot_files(model, config)]
 
 
 def model_outputs(experiment):
