@@ -3,6 +3,7 @@ its weights set by hand, its controls the same weights at fixed alphas) or to me
 model with alpha cut off), judged by the claims' first and 'matches retraining' rows."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -12,7 +13,7 @@ from arst.errors import ConfigError
 from arst.evaluate import Evaluator
 from arst.experiments import claims as claims_mod
 from arst.experiments.common import load_eval_images
-from arst.experiments.controls import alpha_label, controls, summarize
+from arst.experiments.controls import alpha_label, at_budgets, controls, summarize
 from arst.nn.model import build_model
 from arst.recipe import load_recipe
 
@@ -109,3 +110,81 @@ def test_alpha_labels():
     assert alpha_label([0, 1, 0], LAYERS) == "relu3_4"
     assert alpha_label([1, 1, 1], LAYERS) == "ones"
     assert alpha_label([1, 0.5, 0], LAYERS) == "1,0.5,0"
+
+
+@pytest.fixture(scope="module")
+def budgets(setup, tmp_path_factory):
+    """The setup's models each in its own folder as model.pt (step 50), beside its snapshot at step
+    20 (model-step20.pt, the same weights), as training with snapshots writes them."""
+    root = tmp_path_factory.mktemp("budgets")
+    paths = {}
+    for name in ("differ", "retrained", "floor"):
+        for k, path in enumerate([setup[name]] if isinstance(setup[name], str) else setup[name]):
+            folder = root / f"{name}{k}"
+            folder.mkdir()
+            state = checkpoint.load(path)
+            checkpoint.save(folder / "model.pt", state)
+            checkpoint.save(folder / "model-step20.pt", {**state, "step": 20})
+            paths.setdefault(name, []).append(str(folder / "model.pt"))
+    return {"adjustable": paths["differ"][0], "retrained": paths["retrained"], "floor": paths["floor"][0]}
+
+
+def test_the_verb_judges_every_budget_into_one_table(setup, budgets, tmp_path):
+    from arst.cli import main
+    out = tmp_path / "controls.csv"
+    assert main(["controls", "--adjustable", budgets["adjustable"], "--retrained", *budgets["retrained"],
+                 "--floor", budgets["floor"], "--style", setup["style"], "--images", *setup["images"],
+                 "--size", "32", "--table", str(out), "--budgets", "20"]) == 0
+    table = pd.read_csv(out)
+    by_budget = {steps: rows.drop(columns="train_steps").reset_index(drop=True)
+                 for steps, rows in table.groupby("train_steps")}
+    assert sorted(by_budget) == [20, 50]  # the snapshot's step, then the model's own
+    # The same weights at both budgets: the same pairs and the same distances.
+    pd.testing.assert_frame_equal(by_budget[20], by_budget[50])
+    assert len(by_budget[50]) == len(_table(setup, "differ"))
+
+
+def test_a_missing_snapshot_is_named(setup, budgets):
+    from arst.errors import DataError
+    with pytest.raises(DataError, match=r"snapshot not found: .*differ0/model-step30\.pt \(the model at step 30"):
+        at_budgets(budgets["adjustable"], budgets["retrained"], budgets["floor"], setup["style"], setup["images"],
+                   budgets=[20, 30], size=32)
+
+
+def test_an_earlier_budget_changes_no_claim(setup):
+    final = _table(setup, "differ")
+    # An earlier budget whose layers merge: judged, it would turn both rows' verdicts to no.
+    earlier = _table(setup, "merged").assign(train_steps=20)
+    both = summarize(pd.concat([earlier, final], ignore_index=True))
+    assert set(both["train_steps"]) == {20, 50}
+    for judge in (claims_mod.claim_relative, claims_mod.claim_retrain):
+        assert judge(both, "corrected")[0] == judge(final, "corrected")[0]
+        assert claims_mod.combine(judge(both, "corrected")[1]) == "yes"
+    pd.testing.assert_frame_equal(claims_mod.claims({"controls": both})[0], claims_mod.claims({"controls": final})[0])
+    assert claims_mod.header({"controls": both}) == claims_mod.header({"controls": final})
+
+
+def _curves_table(budgets: list[int]) -> pd.DataFrame:
+    """A controls table by hand: two seeds of one implementation, three layers, each budget's
+    adjustable model a little nearer retraining than the one before."""
+    rows = []
+    for seed in (1, 2):
+        for k, steps in enumerate(budgets):
+            run = {"implementation": "corrected", "loss_net": "random(seed=0)", "train_steps": steps,
+                   "precision": "fp32", "style": "mosaic", "seed": seed}
+            for a, b in [("relu2_2", "relu3_4"), ("relu2_2", "relu4_4"), ("relu3_4", "relu4_4")]:
+                rows.append({**run, "kind": "retrained", "alpha_a": a, "alpha_b": b, "profile_distance": 1.0})
+                rows.append({**run, "kind": "adjustable", "alpha_a": a, "alpha_b": b,
+                             "profile_distance": 0.3 + 0.3 * k + 0.1 * seed})
+            rows.append({**run, "kind": "floor", "alpha_a": "relu2_2", "alpha_b": "relu2_2", "profile_distance": 0.2})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("steps", [[600, 2000, 5000], [600]], ids=["budgets", "one budget"])
+def test_the_curves_figure_is_drawn_from_a_table(steps, tmp_path):
+    from arst.plots.comparison import controls_curves_figure
+    controls_curves_figure(_curves_table(steps), tmp_path / "curves.png", tmp_path / "curves.pdf")
+    with Image.open(tmp_path / "curves.png") as png:
+        png.load()
+        assert png.size[0] > 600 and png.size[1] > 200
+    assert (tmp_path / "curves.pdf").read_bytes().startswith(b"%PDF")

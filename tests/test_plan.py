@@ -14,8 +14,8 @@ from arst.experiments.sweep import SWEEP_POINTS
 from arst.experiments import registry
 from arst.plan import (batch_size, check_alpha_names, check_eval_not_trained, check_named_files, evaluation_argv,
                        evaluation_job_argv, experiment_argv, floor_runs, image_argv, image_size, loss_weights_file,
-                       model_recipe, read_config_file, recipe_of, saddle_models, schedule_of, train_argv,
-                       write_recipe_file, trained_models, control_sources, controls, floor_seed)
+                       model_recipe, read_config_file, recipe_of, saddle_models, schedule_of, snapshot_files,
+                       train_argv, write_recipe_file, trained_models, control_sources, controls, floor_seed)
 
 CONFIG = {
     "implementations": {
@@ -189,6 +189,34 @@ def test_an_evaluation_jobs_arguments_name_its_inputs_and_outputs_as_its_verb_re
     args = build_parser("controls").parse_args(["controls", *control_argv])
     assert "--checkpoint" not in control_argv
     assert (args.adjustable, args.retrained, args.floor) == ("m.pt", ["r1.pt", "r2.pt"], "f.pt")
+
+
+def test_snapshots_are_every_models_and_the_controls_are_judged_at_each():
+    from arst.cli import build_parser
+    config = copy.deepcopy(CONFIG)
+    config["train"]["snapshots"] = [8, 4]
+    models = trained_models(config)
+    assert {schedule_of(spec, config).snapshots for spec in models.values()} == {(4, 8)}
+    assert _argv(models["corrected-fixed-ones"], config)[0]["--snapshots"] == "4,8"
+    assert snapshot_files("results/models/{model}/{style}/seed{seed}/model.pt", config) == [
+        "results/models/{model}/{style}/seed{seed}/model-step4.pt",
+        "results/models/{model}/{style}/seed{seed}/model-step8.pt"]
+    shared = dict(model="m.pt", style="s.png", images=["a.png"], retrained=["r1.pt", "r2.pt"], floor="f.pt")
+    controls_job = registry.experiments()["controls"]
+
+    def budgets(config):
+        argv = evaluation_job_argv(config, controls_job, "corrected", "mosaic", shared, {"table": "t.csv"}, threads=1)
+        return build_parser("controls").parse_args(["controls", *argv]).budgets
+
+    assert budgets(config) == (4, 8) and budgets(CONFIG) == ()  # none: the final models only
+    noise = evaluation_job_argv(config, registry.experiments()["noise"], "corrected", "mosaic", shared,
+                                {"table": "t.csv"}, threads=1)
+    assert "--budgets" not in noise  # an experiment that does not judge budgets is not given them
+    # A snapshot past an implementation's own steps stops the run when the models are listed.
+    config["implementations"]["baseline"]["train"] = {"steps": 6}
+    with pytest.raises(ConfigError, match=r"^config train \(or implementations.baseline.train\): schedule: "
+                                          r"snapshots = 8: must be below steps = 6"):
+        trained_models(config)
 
 
 def test_the_commands_that_make_images_are_arsts_own():

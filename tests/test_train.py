@@ -1,7 +1,9 @@
 """The training loop and stylizing, on tiny real images, on the CPU."""
 
+import os
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -141,12 +143,63 @@ def test_a_checkpoint_from_before_schedules_were_stored_resumes(tmp_path, conten
 
 @pytest.mark.parametrize("given, key", [(dict(steps=0), "steps = 0"), (dict(steps=2, log_every=0), "log_every = 0"),
                                         (dict(epochs=-1.0), "epochs = -1.0"), ({}, "give steps or epochs"),
-                                        (dict(steps=2, workers=-1), "workers = -1")])
+                                        (dict(steps=2, workers=-1), "workers = -1"),
+                                        (dict(steps=5, snapshots=(0, 2)), "snapshots = 0: must be at least 1"),
+                                        (dict(steps=5, snapshots=(2, 5, 7)), "snapshots = 5, 7: must be below steps = 5"),
+                                        (dict(steps=5, snapshots=(3, 1, 3)), "snapshots = 3: given twice")])
 def test_a_bad_schedule_is_named_by_its_key(given, key):
     with pytest.raises(ConfigError, match=f"^schedule: {re.escape(key)}"):
         Schedule(**given)
     with pytest.raises(ConfigError, match="model.pt: unknown schedule key.*'stpes'"):
         Schedule.from_dict({"stpes": 3}, "model.pt")
+
+
+def test_snapshots_are_checked_once_epochs_give_the_steps_and_travel_as_flags():
+    from arst.cli import build_parser
+    from arst.cli.train import schedule_from
+    # Two epochs over three images in batches of two are three steps: a snapshot at 3 is the model itself.
+    assert Schedule(epochs=2, batch=2, snapshots=(2,)).resolved(2, 32, images=3).snapshots == (2,)
+    with pytest.raises(ConfigError, match=r"^schedule: snapshots = 3: must be below steps = 3"):
+        Schedule(epochs=2, batch=2, snapshots=(3,)).resolved(2, 32, images=3)
+    schedule = Schedule(steps=9, snapshots=(6, 2), checkpoint_every=3)
+    assert schedule.snapshots == (2, 6)  # in order, whatever order they were given in
+    argv = schedule.argv()
+    assert argv[argv.index("--snapshots") + 1] == "2,6"
+    args = build_parser("train").parse_args(["train", "--content", "c", "--style", "s", "--out", "o", *argv])
+    assert schedule_from(args) == schedule
+    assert "--snapshots" not in Schedule(steps=9).argv()  # none: no flag, and the default reads back as none
+    assert schedule_from(build_parser("train").parse_args(
+        ["train", "--content", "c", "--style", "s", "--out", "o", *Schedule(steps=9).argv()])) == Schedule(steps=9)
+
+
+def test_snapshots_are_the_model_at_their_step_and_a_resume_keeps_them(tmp_path, content, style, monkeypatch):
+    recipe = _small("corrected", conditioner_width=16)
+    written = []
+    real_save = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda path, state: (written.append(Path(path).name),
+                                                                 real_save(path, state)))
+    # Step 2 is also a checkpoint's step, step 3 is not.
+    long = tmp_path / "long"
+    train(content, style, long, recipe, tiny(5, checkpoint_every=2, snapshots=(2, 3)), seed=2, progress=False)
+    assert written.count("checkpoint.pt") == 3  # steps 2, 4 and 5: the snapshot at 2 writes none of its own
+    train(content, style, tmp_path / "short", recipe, tiny(3), seed=2, progress=False)
+    snapshot, short = checkpoint.load(long / "model-step3.pt"), checkpoint.load(tmp_path / "short" / "model.pt")
+    assert snapshot["step"] == 3 and checkpoint.load(long / "model-step2.pt")["step"] == 2
+    assert set(snapshot) == set(checkpoint.load(long / "model.pt"))  # the form of model.pt: no optimizer
+    assert all(torch.equal(snapshot["model"][k], short["model"][k]) for k in short["model"])
+    assert os.path.samefile(long / "model-step3.pt", long / "snapshots" / "model-step3.pt")  # one file, two names
+
+    # A workflow deletes a job's outputs before it reruns it: the snapshot comes back from the kept copy.
+    (long / "model-step3.pt").unlink()
+    train(content, style, long, recipe, tiny(5, checkpoint_every=2, snapshots=(2, 3)), seed=2, progress=False)
+    assert torch.equal(checkpoint.load(long / "model-step3.pt")["model"]["stylizer.down.0.conv.weight"],
+                       short["model"]["stylizer.down.0.conv.weight"])
+    # Both gone, and the checkpoint past the step: it cannot be made without training again.
+    (long / "model-step2.pt").unlink()
+    (long / "snapshots" / "model-step2.pt").unlink()
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(long / 'model-step2.pt'))} is missing and "
+                                          rf".*checkpoint.pt is at step 5: .*; delete .*checkpoint.pt to retrain$"):
+        train(content, style, long, recipe, tiny(6, checkpoint_every=2, snapshots=(2, 3)), seed=2, progress=False)
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, content, style, monkeypatch):
@@ -299,12 +352,16 @@ def test_a_run_pushed_to_diverge_is_stopped_and_recorded(tmp_path, content, styl
     recipe = _small("corrected", conditioner_width=32, conditioner_lr=0.3)
     with caplog.at_level("WARNING", logger="arst"):
         path = train(content, style, tmp_path / "run", recipe, tiny(30, checkpoint_every=4, log_every=2,
-                     diagnostics_every=1, stop_on_divergence=True), seed=0, progress=False)
+                     diagnostics_every=1, stop_on_divergence=True, snapshots=(28,)), seed=0, progress=False)
     fired = [r.getMessage() for r in caplog.records if "training diverged at step" in r.getMessage()]
     assert len(fired) == 1 and "gamma_spread" in fired[0]
     meta = checkpoint.load(path)
     assert meta["diverged_at"] is not None and meta["step"] < 30  # stopped early, the diverged step recorded
     assert meta["steps"] == 30
+    # A snapshot past the stop is never written, and the log says which file will be missing.
+    assert not (tmp_path / "run" / "model-step28.pt").exists()
+    assert any(r.getMessage().startswith("no snapshot written at step 28: training stopped at step ")
+               and r.getMessage().endswith("so model-step28.pt will be missing") for r in caplog.records)
     # Without stopping, the run goes on to the end and says where it diverged.
     path = train(content, style, tmp_path / "on", recipe, tiny(8, checkpoint_every=4, log_every=2,
                  diagnostics_every=1), seed=0, progress=False)

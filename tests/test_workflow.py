@@ -115,6 +115,30 @@ def test_dry_run_plans_expected_jobs(name, tmp_path):
         assert counts["sample_photos"] == 1 and "fetch_coco" not in counts
 
 
+def test_dry_run_plans_the_snapshots_and_the_controls_read_them(tmp_path):
+    """`train.snapshots`: every training job declares its snapshots, and the controls job waits for
+    those of the adjustable model, its retrained controls and the floor, and judges each budget."""
+    import yaml
+    cfg = yaml.safe_load((CONFIGS / "test.yaml").read_text())
+    cfg["train"]["snapshots"] = [8, 4]
+    config = tmp_path / "snapshots.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    out = snakemake("-n", "-p", "--configfile", str(config), "--directory", str(tmp_path)).stdout
+    jobs = [(m[1], dict(re.findall(r"^    (\w+): (.*)$", m[2], re.M)))
+            for m in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", out, re.M)]
+    trains = [fields["output"].split(", ") for rule, fields in jobs if rule == "train"]
+    # Every model: the two implementations, their ablations, the controls (3 one-hots, all ones) and the floor.
+    assert len(trains) == 9
+    assert all({f.rsplit("/", 1)[1] for f in outputs} == {"model.pt", "losses.csv", "adjustability.csv",
+                                                          "model-step4.pt", "model-step8.pt"} for outputs in trains)
+    read = next(fields["input"].split(", ") for rule, fields in jobs if rule == "controls")
+    models = ["corrected/mosaic/seed1", "corrected-fixed-relu2_2/mosaic/seed2",
+              *(f"corrected-fixed-{c}/mosaic/seed1" for c in ("relu2_2", "relu3_4", "relu4_4", "ones"))]
+    assert {f"results/models/{m}/model-step{n}.pt" for m in models for n in (4, 8)} <= set(read)
+    command = re.search(r"arst controls .*", out).group(0)
+    assert "--budgets 4,8" in command and "--snapshots 4,8" in re.search(r"arst train .*", out).group(0)
+
+
 def test_invalid_config_is_rejected_naming_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((CONFIGS / "test.yaml").read_text().replace("steps: 12", "steps: -3"))
@@ -140,11 +164,14 @@ def test_invalid_config_is_rejected_naming_the_key(tmp_path):
 @pytest.mark.parametrize("addition, unexpected, where", [
     ("train: {stpes: 12}", "stpes", "['train']"),
     ("implementations: {b: {recipe: baseline, train: {gpu: 1}}}", "gpu", "['implementations']['b']['train']"),
+    # One set of snapshots for every model: a model and its controls are compared at each.
+    ("implementations: {b: {recipe: baseline, train: {snapshots: [2]}}}", "snapshots",
+     "['implementations']['b']['train']"),
     ("implementations: {b: {recipe: baseline, runtime: {precison: fp32}}}", "precison",
      "['implementations']['b']['runtime']"),
     ("styles: {m: {procedural: mosaic, sed: 1}}", "sed", "['styles']['m']"),
     ("loss_network: {weight: imagenet}", "weight", "['loss_network']"),
-], ids=["train", "impl-train", "impl-runtime", "style", "loss_network"])
+], ids=["train", "impl-train", "impl-snapshots", "impl-runtime", "style", "loss_network"])
 def test_an_unknown_key_anywhere_is_named_with_its_path(tmp_path, addition, unexpected, where):
     bad = tmp_path / "bad.yaml"
     bad.write_text(addition + "\n")
@@ -231,9 +258,17 @@ def test_tiny_config_end_to_end(tiny_run):
     assert losses["step"].tolist() == list(range(12))
     log = (results / "logs" / "train" / "corrected_mosaic_seed1.log").read_text()
     assert "RANDOM weights" in log
-    # The controls: every pair of the corrected model's run, and the claims open with their verdict.
+    # The controls: every pair of the corrected model's run at each budget (the snapshot at step 4,
+    # then the model), and the claims open with their verdict.
     controls = pd.read_csv(results / "tables" / "controls.csv")
-    assert controls.groupby("kind").size().to_dict() == {"adjustable": 6, "retrained": 6, "floor": 1, "match": 16}
+    for steps in (4, 12):
+        at = controls[controls["train_steps"] == steps]
+        assert at.groupby("kind").size().to_dict() == {"adjustable": 6, "retrained": 6, "floor": 1, "match": 16}
+    assert set(controls["train_steps"]) == {4, 12}
+    snapshot = torch.load(results / "models" / "corrected-fixed-ones" / "mosaic" / "seed1" / "model-step4.pt",
+                          weights_only=True)
+    assert snapshot["step"] == 4 and "optimizer" not in snapshot
+    assert (results / "figures" / "controls_curves.png").stat().st_size > 1000
     claims = pd.read_csv(results / "tables" / "claims.csv")
     assert claims["claim"].iloc[0] == "The model responds to alpha differently per layer, as retraining does"
     assert claims["holds (corrected)"].iloc[0].split(":")[0] in ("yes", "no", "inconclusive")

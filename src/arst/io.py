@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,6 +35,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def link_or_copy(source: str | os.PathLike, path: str | os.PathLike) -> None:
+    """`path` made the same file as `source`, atomically: a hard link, which costs no space,
+    or a copy where the filesystem allows no hard links."""
+    with atomic_path(path) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

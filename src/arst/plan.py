@@ -18,7 +18,7 @@ from .experiments import registry
 from .guard import DIVERGENCE_FACTOR
 from .io import write_text
 from .recipe import Recipe, alpha_by_layer, load_recipe, save_recipe
-from .schedule import Schedule
+from .schedule import Schedule, snapshot_name
 
 RUNTIME_FLAGS = ("device", "precision", "compile", "channels_last", "channel_multiple")
 
@@ -47,6 +47,7 @@ def trained_models(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     out = {impl: {**spec, "name": impl} for impl, spec in impls.items()}
     for impl, spec in out.items():
         recipe_of(impl, spec)  # a bad override stops the run here, naming its key
+        schedule_of(spec, config)  # and so does a bad schedule (a snapshot past its steps)
     if evaluation["saddle"]["ablation"]:
         layer = evaluation["saddle"]["ablation_content_layer"]
         for impl in impls:
@@ -201,9 +202,21 @@ def schedule_of(spec: Mapping[str, Any], config: Mapping[str, Any]) -> Schedule:
                         diagnostics_every=train["diagnostics_every"],
                         divergence_factor=train.get("divergence_factor", DIVERGENCE_FACTOR),
                         stop_on_divergence=train.get("stop_on_divergence", False),
-                        workers=_runtime(spec, config)["workers"])
+                        workers=_runtime(spec, config)["workers"], snapshots=snapshots(config))
     except ArstError as exc:
         raise ConfigError(f"config train (or implementations.{spec['name']}.train): {exc}") from None
+
+
+def snapshots(config: Mapping[str, Any]) -> list[int]:
+    """The steps after which every model is also kept (`train.snapshots`): the same for every
+    model, so that an adjustable model and its controls can be compared at each (an
+    implementation's `train:` cannot set it; the schema says so)."""
+    return sorted(config["train"].get("snapshots", []))
+
+
+def snapshot_files(model: str, config: Mapping[str, Any]) -> list[str]:
+    """The snapshots beside a model.pt (its path, or a pattern of it), one per `train.snapshots`."""
+    return [str(Path(model).with_name(snapshot_name(step))) for step in snapshots(config)]
 
 
 def train_argv(spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
@@ -291,14 +304,17 @@ def evaluation_job_argv(config: Mapping[str, Any], experiment: registry.Experime
     the flags every evaluation verb shares (evaluation_argv, from the job's inputs `model`,
     `style` and `images`), the experiment's own settings (experiment_argv), the model under
     the experiment's flag where that is not --checkpoint, each extra input the experiment
-    declares (Experiment.inputs) as --NAME, and each of the job's outputs as --NAME (its
-    `images` folder as --image-dir)."""
+    declares (Experiment.inputs) as --NAME, the earlier budgets it is judged at too
+    (`train.snapshots`, where the experiment takes them: Experiment.budgets) as --budgets, and
+    each of the job's outputs as --NAME (its `images` folder as --image-dir)."""
     named_checkpoint = experiment.model == "checkpoint"
     argv = evaluation_argv(config, impl, model=inputs["model"] if named_checkpoint else None,
                            style=inputs["style"], style_name=style_name, images=inputs["images"],
                            threads=threads)
     argv += experiment_argv(config, experiment.name)
     argv += [] if named_checkpoint else [f"--{experiment.model}", inputs["model"]]
+    if experiment.budgets and snapshots(config):
+        argv += ["--budgets", _value(snapshots(config))]
     for name in experiment.inputs:
         value = inputs[name]
         argv += [_flag(name), *([value] if isinstance(value, str) else value)]

@@ -30,6 +30,9 @@ class Schedule:
     divergence_factor: float = DIVERGENCE_FACTOR  # arst.guard's factor (0: no guard)
     stop_on_divergence: bool = False
     workers: int = 0  # data-loading processes: how batches are read, never which
+    # Steps after which the model is also kept as it is then (snapshot_name), to judge one run at
+    # several budgets; each below `steps`, in order.
+    snapshots: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.steps is None and self.epochs is None:
@@ -43,13 +46,32 @@ class Schedule:
         for key in ("diagnostics_every", "divergence_factor", "workers"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"schedule: {key} = {getattr(self, key)}: must be at least 0")
+        snapshots = tuple(self.snapshots)
+        for step in snapshots:
+            if step < 1:
+                raise ConfigError(f"schedule: snapshots = {step}: must be at least 1")
+        twice = sorted({step for step in snapshots if snapshots.count(step) > 1})
+        if twice:
+            raise ConfigError(f"schedule: snapshots = {', '.join(map(str, twice))}: given twice")
+        object.__setattr__(self, "snapshots", tuple(sorted(snapshots)))  # frozen: set once, here
+        if self.epochs is None:
+            self._check_snapshots()
 
     def resolved(self, batch: int, size: int, images: int) -> "Schedule":
         """This schedule with nothing left to decide: the batch and size (the recipe's where
         this one gives none) and the steps (`epochs` over `images` content images, if given)."""
         batch, size = self.batch or batch, self.size or size
         steps = self.steps if self.epochs is None else math.ceil(self.epochs * images / batch)
-        return dataclasses.replace(self, steps=steps, batch=batch, size=size)
+        resolved = dataclasses.replace(self, steps=steps, batch=batch, size=size)
+        resolved._check_snapshots()  # with epochs, the steps are known only now
+        return resolved
+
+    def _check_snapshots(self) -> None:
+        """A snapshot at or past the last step is the model itself, or never comes."""
+        late = [step for step in self.snapshots if step >= self.steps]
+        if late:
+            raise ConfigError(f"schedule: snapshots = {', '.join(map(str, late))}: must be below steps = "
+                              f"{self.steps} (model.pt is the model at the last step)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -70,8 +92,10 @@ class Schedule:
             value = getattr(self, f.name)
             if f.name == "steps" and self.epochs is not None:
                 continue  # the flags take one of the two, and epochs wins
-            if value is None or value is False:
+            if value is None or value is False or value == ():
                 continue
+            if isinstance(value, tuple):
+                value = ",".join(map(str, value))
             args += [flag(f.name)] if value is True else [flag(f.name), str(value)]
         return args
 
@@ -84,3 +108,9 @@ class Schedule:
 def flag(key: str) -> str:
     """A field's `arst train` flag: its name with dashes."""
     return f"--{key.replace('_', '-')}"
+
+
+def snapshot_name(step: int) -> str:
+    """The file, beside model.pt, of the model as it was after `step` steps (Schedule.snapshots):
+    the same form as model.pt, its `step` that step."""
+    return f"model-step{step}.pt"

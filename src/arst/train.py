@@ -23,12 +23,12 @@ from .data.images import ContentCache, load_style
 from . import diagnostics
 from .errors import ConfigError, TrainingDiverged
 from .guard import DivergenceGuard
-from .io import atomic_path, sha256
+from .io import atomic_path, link_or_copy, sha256
 from .losses import Objective, gradient_cosine
 from .nn.model import build_model
 from .recipe import Recipe
 from .runtime import Runtime
-from .schedule import Schedule
+from .schedule import Schedule, snapshot_name
 
 log = logging.getLogger("arst")
 
@@ -233,6 +233,11 @@ class Progress:
         self.bar.close()
 
 
+def without_optimizer(state: dict) -> dict:
+    """A checkpoint as model.pt and the snapshots hold it: everything but the optimizer's state."""
+    return {k: v for k, v in state.items() if k != "optimizer"}
+
+
 def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: Recipe, schedule: Schedule,
           seed: int = 42, loss_weights: str = "random", loss_seed: int = 0, runtime: Runtime | None = None,
           progress: bool = True) -> Path:
@@ -251,6 +256,13 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     one line, and every checkpoint from then on records `diverged_at`; with
     `schedule.stop_on_divergence` training stops there and model.pt is the last checkpoint
     written before the guard fired.
+
+    After each step N of `schedule.snapshots` it writes the model as it is then, in the form of
+    model.pt (its `step` N), as out_dir/model-stepN.pt, and first as
+    out_dir/snapshots/model-stepN.pt, the same file where hard links are allowed: a workflow
+    deletes its job's outputs before it reruns a killed job, and a run resumed past step N could
+    not make it again without starting over. A snapshot is written, like a checkpoint, only after
+    the guard has read every loss row up to it; none past a stop.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -278,6 +290,11 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
                 "loss_weights": str(loss_weights), "loss_seed": loss_seed, "batch": batch,
                 "image_size": size, "style_sha256": sha256(style)}
     ckpt_path, start, diverged_at = out / "checkpoint.pt", 0, None
+
+    def kept(step: int) -> Path:
+        """Where the snapshot of `step` is kept: not a workflow's output, so never deleted by one."""
+        return out / "snapshots" / snapshot_name(step)
+
     if ckpt_path.exists():
         state = checkpoint.load(ckpt_path)
         # The stored recipe read as today's Recipe reads it: a field added since, with its
@@ -297,6 +314,14 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         before = Schedule.from_dict(state["schedule"], str(ckpt_path)) if "schedule" in state else schedule
         changed = schedule.changes(before)
         log.info("resuming %s from step %d%s", out, start, f" ({', '.join(changed)})" if changed else "")
+        for step in (step for step in schedule.snapshots if step <= start and not kept(step).exists()):
+            if (out / snapshot_name(step)).exists():  # the same model, only its kept copy gone
+                link_or_copy(out / snapshot_name(step), kept(step))
+            elif step == start:  # the checkpoint is the model at that step
+                checkpoint.save(kept(step), without_optimizer(state))
+            else:
+                raise ConfigError(f"{out / snapshot_name(step)} is missing and {ckpt_path} is at step {start}: a "
+                                  f"snapshot cannot be made again without retraining; delete {ckpt_path} to retrain")
 
     names = objective.term_names
     columns = (["step", "loss_total"] + [f"loss_{n}" for n in names] + [f"ema_{n}" for n in names]
@@ -325,18 +350,24 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         log.warning("%s", guard.message(str(ckpt_path) if ckpt_path.exists() else "none yet"))
         return schedule.stop_on_divergence
 
-    def save_checkpoint(step: int) -> tuple[list[list[float]], bool]:
-        """Write every pending row, then the checkpoint, unless the guard stops training on those
-        rows and a checkpoint from before is there to keep; returns the loss rows written, and
-        whether to stop."""
+    def save_checkpoint(step: int, keep: bool = True, snapshot: bool = False) -> tuple[list[list[float]], bool]:
+        """Write every pending row, then, unless the guard stops training on those rows, the
+        snapshot of this step (where `snapshot`) and the checkpoint (where `keep`); on a stop, the
+        checkpoint only if none from before is there to keep. One state, built once, serves both.
+        Returns the loss rows written, and whether to stop."""
         rows = train_log.flush(wait=True)
         stop = watch(rows, diag_log.flush(wait=True))
-        if not (stop and ckpt_path.exists()):
-            checkpoint.save(ckpt_path, checkpoint.provenance(
-                **identity, step=step, steps=steps, schedule=schedule.to_dict(), content=str(content),
-                content_images=len(cache),
-                style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
-                ema=objective.ema.value.detach().cpu(), runtime=runtime.describe(), diverged_at=diverged_at))
+        state = checkpoint.provenance(
+            **identity, step=step, steps=steps, schedule=schedule.to_dict(), content=str(content),
+            content_images=len(cache),
+            style=str(style), model=model.state_dict(), optimizer=optimizer.state_dict(),
+            ema=objective.ema.value.detach().cpu(), runtime=runtime.describe(), diverged_at=diverged_at)
+        if snapshot and not stop:
+            # Before the checkpoint: a run killed between the two resumes before this step and writes both.
+            checkpoint.save(kept(step), without_optimizer(state))
+            link_or_copy(kept(step), out / snapshot_name(step))
+        if (keep or stop) and not (stop and ckpt_path.exists()):
+            checkpoint.save(ckpt_path, state)
         return rows, stop
 
     batches = StepBatches(cache, batch, recipe.shuffle, seed).loader(start, steps, schedule.workers, runtime.cuda)
@@ -363,8 +394,8 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
             train_log.flush(wait=True), diag_log.flush(wait=True)
             if not ckpt_path.exists():
                 save_checkpoint(done)
-        elif done % every == 0 and done != steps:
-            rows, stopped = save_checkpoint(done)
+        elif (done % every == 0 and done != steps) or done in schedule.snapshots:
+            rows, stopped = save_checkpoint(done, keep=done % every == 0, snapshot=done in schedule.snapshots)
             newest = (rows or [newest])[-1]
         shown.update(done, newest)
         if stopped:
@@ -373,13 +404,21 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     if stopped:
         log.warning("stopped at step %d (train.stop_on_divergence); model.pt is the checkpoint of step %d",
                     done, checkpoint.load(ckpt_path)["step"])
+        missed = [step for step in schedule.snapshots if step >= done]  # the guard fired on rows up to `done`
+        if missed:
+            log.warning("no snapshot written at step %s: training stopped at step %d, so %s will be missing",
+                        ", ".join(map(str, missed)), done, ", ".join(snapshot_name(step) for step in missed))
     elif start < steps:
         if diagnostics_every:
             diagnose_adjustability(steps)
         save_checkpoint(steps)
-    final = {k: v for k, v in checkpoint.load(ckpt_path).items() if k != "optimizer"}
+    final = without_optimizer(checkpoint.load(ckpt_path))
     final["diverged_at"] = diverged_at  # also when the checkpoint predates the guard's firing
     checkpoint.save(out / "model.pt", final)
+    for step in schedule.snapshots:  # those a workflow deleted before it reran this job
+        passed = not stopped or step < done
+        if passed and kept(step).exists() and not (out / snapshot_name(step)).exists():
+            link_or_copy(kept(step), out / snapshot_name(step))
     for log_file, result in (("log.csv", "losses.csv"), ("adjustability_log.csv", "adjustability.csv")):
         with atomic_path(out / result) as tmp:
             tmp.write_bytes((out / log_file).read_bytes())

@@ -17,6 +17,7 @@ from arst.plan import (
     image_size,
     loss_weights_file,
     model_recipe,
+    snapshot_files,
     train_argv,
     trained_models,
     write_recipe_file,
@@ -114,6 +115,11 @@ def content_input(w=None):
 
 def model_dir(w):
     return f"results/models/{w.model}/{w.style}/seed{w.seed}"
+
+
+def snapshot_outputs(model):
+    """A train job's snapshots (train.snapshots, none by default) beside its model.pt pattern."""
+    return snapshot_files(model, config)
 
 
 def loss_weights_input(w):

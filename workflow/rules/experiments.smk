@@ -12,6 +12,7 @@ from arst.plan import (
     floor_runs,
     floor_seed,
     saddle_models,
+    snapshot_files,
 )
 
 EXPERIMENTS = _plan(registry.experiments)
@@ -34,7 +35,8 @@ def floor_model(w):
 
 def model_inputs(experiment):
     """An input function: what the experiment's per-model job reads (the model, any extra
-    inputs its module names: registry.INPUTS, the style and the evaluation images)."""
+    inputs its module names: registry.INPUTS, the snapshots of those models where it judges
+    them at every budget: Experiment.budgets, the style and the evaluation images)."""
 
     def inputs(w):
         extra = {
@@ -42,14 +44,23 @@ def model_inputs(experiment):
             "retrained": lambda: control_models(w),
             "floor": lambda: floor_model(w),
         }
-        return {
+        models = {
             "model": MODEL.format(impl=w.impl, style=w.style, seed=w.seed),
             **{name: extra[name]() for name in experiment.inputs},
-            "style": style_image(w),
-            "images": eval_images(),
         }
+        if experiment.budgets:
+            models["snapshots"] = snapshots_beside(models.values())
+        return {**models, "style": style_image(w), "images": eval_images()}
 
     return inputs
+
+
+def snapshots_beside(files):
+    """The snapshots (train.snapshots) beside every model.pt among `files` (paths, or lists of
+    them): the verb finds them there, so the job only waits for them."""
+    paths = [p for f in files for p in ([f] if isinstance(f, str) else f)]
+    models = [p for p in paths if Path(p).name == "model.pt"]
+    return [s for model in models for s in snapshot_files(model, config)]
 
 
 def model_outputs(experiment):

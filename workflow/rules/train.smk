@@ -16,7 +16,9 @@ rule recipe:
 
 
 # Train every model x style x seed. A killed job resumes from the checkpoint.pt beside its
-# outputs (not an output, so Snakemake leaves it in place).
+# outputs (not an output, so Snakemake leaves it in place), and so do the snapshots it has
+# written: Snakemake deletes model-stepN.pt before the rerun, and training links it again from
+# snapshots/, its own copy.
 rule train:
     input:
         recipe="results/models/{model}/recipe.yaml",
@@ -27,6 +29,9 @@ rule train:
         model=protected("results/models/{model}/{style}/seed{seed}/model.pt"),
         losses="results/models/{model}/{style}/seed{seed}/losses.csv",
         adjustability="results/models/{model}/{style}/seed{seed}/adjustability.csv",
+        snapshots=protected(
+            snapshot_outputs("results/models/{model}/{style}/seed{seed}/model.pt")
+        ),
     log:
         "results/logs/train/{model}_{style}_seed{seed}.log",
     benchmark:

@@ -60,6 +60,15 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def parse_steps(text: str) -> tuple[int, ...]:
+    """'600,2000' -> (600, 2000): step counts, comma-separated (an empty text: none), as
+    `--snapshots` and `--budgets` take them."""
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected whole numbers of steps, comma-separated") from None
+
+
 def runtime_args(p: argparse.ArgumentParser, engine: bool = False) -> None:
     """The runtime's flags; with `engine`, --engine too (the stylizing verbs')."""
     g = p.add_argument_group("runtime (auto: fast path on CUDA, plain fp32 on the CPU)")

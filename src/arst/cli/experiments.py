@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from ..experiments import registry
-from . import runtime_args, runtime_from
+from . import parse_steps, runtime_args, runtime_from
 
 
 def evaluation_args(p, checkpoint: bool = True, image_dir: bool = True) -> None:
@@ -74,6 +74,10 @@ def _measure(experiment: registry.Experiment):
             p.add_argument(f"--{name.replace('_', '-')}", nargs=nargs, required=required, help=help)
         for name in experiment.outputs:
             p.add_argument(f"--{name}", required=True, help=f"output CSV: the {name}")
+        if experiment.budgets:
+            p.add_argument("--budgets", type=parse_steps, default=(), metavar="N,N,...",
+                           help="also judge the models at these steps: the model-stepN.pt beside each model.pt "
+                                "(arst train --snapshots); the table's train_steps tells the budgets apart")
         setting_args(p, experiment)
 
         def run(args):
@@ -83,6 +87,8 @@ def _measure(experiment: registry.Experiment):
                      **{name: getattr(args, name) for name in experiment.inputs}, **settings_of(args, experiment)}
             if experiment.images:
                 given["image_dir"] = args.image_dir
+            if experiment.budgets:
+                given["budgets"] = args.budgets
             tables = experiment.function(experiment.measure)(**given)
             if not isinstance(tables, dict):
                 tables = {"table": tables}

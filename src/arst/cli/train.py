@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import parse_overrides, runtime_args, runtime_from
+from . import parse_overrides, parse_steps, runtime_args, runtime_from
 
 
 def _train(p):
@@ -56,6 +56,9 @@ def schedule_args(p):
                         "exceeds this many times its recent median (0: no guard)")
     p.add_argument("--stop-on-divergence", action="store_true",
                    help="stop when the guard fires, keeping the last checkpoint written before it")
+    p.add_argument("--snapshots", type=parse_steps, default=default["snapshots"], metavar="N,N,...",
+                   help="also keep the model after each of these steps, as model-stepN.pt beside model.pt "
+                        "(each below the last step)")
 
 
 def schedule_from(args):

@@ -58,6 +58,16 @@ def per_run(verdicts, index) -> pd.Series:
     return pd.Series(list(verdicts), index=pd.MultiIndex.from_tuples(list(index), names=RUN), dtype=object)
 
 
+def final_budget(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Each run's rows at its last budget (its largest train_steps): a table that also measures
+    a run's snapshots at earlier budgets (the controls') is judged as one without them."""
+    if table is None or table.empty or "train_steps" not in table:
+        return table
+    run = [key for key in ("implementation", *RUN) if key in table]
+    last = table.groupby(run, dropna=False)["train_steps"].transform("max") if run else table["train_steps"].max()
+    return table[table["train_steps"] == last]
+
+
 def _runs(table: pd.DataFrame | None, impl: str, query=None) -> pd.DataFrame | None:
     if table is None or table.empty or impl not in set(table["implementation"]):
         return None
@@ -126,8 +136,8 @@ def onehot_layers(run: pd.DataFrame) -> list[str]:
 def claim_relative(controls, impl):
     """Per pair of layers: the adjustable model's loss-profile distance between e_i and e_j over
     the distance between models retrained at e_i and at e_j (same steps, size, batch, seed),
-    judged against a second seed of a retrained model (the floor)."""
-    sub = _runs(controls, impl)
+    judged against a second seed of a retrained model (the floor). Each run at its last budget."""
+    sub = _runs(final_budget(controls), impl)
     if sub is None:
         return NOT_RUN, None
     verdicts, keys, ratios, worst_text = [], [], [], []
@@ -377,8 +387,9 @@ def claim_retrain(controls, impl):
     model retrained at a than any model retrained at another alpha b, by at least the seed
     floor: a model that does what retraining does sits about one floor from the model retrained
     at a, and at least two floors from those at b. Alphas whose retrained models are within
-    SEPARATED floors of each other are no test of one another and are skipped."""
-    sub = _runs(controls, impl)
+    SEPARATED floors of each other are no test of one another and are skipped. Each run at its
+    last budget."""
+    sub = _runs(final_budget(controls), impl)
     if sub is None:
         return NOT_RUN, None
     verdicts, keys, texts = [], [], []
@@ -581,7 +592,8 @@ def claims(tables: dict[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, list[s
 
 
 def header(tables: dict[str, pd.DataFrame | None]) -> str:
-    present = [t for t in tables.values() if t is not None and not t.empty]
+    # The budget the verdicts rest on: a run's snapshots at earlier budgets are no verdict's.
+    present = [final_budget(t) for t in tables.values() if t is not None and not t.empty]
     nets = sorted({str(n) for t in present for n in t.get("loss_net", [])})
     steps = sorted({int(s) for t in present for s in t.get("train_steps", [])})
     seeds = sorted({int(s) for t in present for s in t.get("seed", [])})

@@ -16,6 +16,12 @@ One row per pair of outputs, `kind` saying which pair:
 - `match`: the adjustable model at alpha_a against the model retrained at alpha_b.
 Alphas are labelled by the layer a one-hot switches on, `ones` for all ones, and the vector
 itself ('1,0.5,0') for any other.
+
+With budgets (`arst controls --budgets 600,2000`, from the config's `train.snapshots`) the same
+pairs are measured again on the snapshots of every model at those steps (model-step600.pt
+beside model.pt, ...): one run of each model judged at several budgets, each budget's rows told
+apart by `train_steps`. The claims judge each run at its last budget; the figure
+`controls_curves` draws the relative measure over them.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..recipe import onehot_layer
+from ..schedule import snapshot_name
 from .alphaspec import vector_text
 from .common import MODEL_KEYS, load_eval_images
 from .registry import SIZE, Experiment, Figure
@@ -37,7 +44,8 @@ if TYPE_CHECKING:
     from ..evaluate import Evaluator
 
 EXPERIMENT = Experiment(
-    name="controls", measure="controls", target="adjusted_vs_retrained", scope="controlled", model="adjustable", inputs=("retrained", "floor"),
+    name="controls", measure="at_budgets", target="adjusted_vs_retrained", scope="controlled", model="adjustable",
+    inputs=("retrained", "floor"), budgets=True,
     category="Adjusted vs retrained",
     help="the adjustable model's one-hot settings against models retrained there and a second seed: "
          "loss-profile and pixel distances",
@@ -46,7 +54,10 @@ EXPERIMENT = Experiment(
     title="Retrained controls: loss-profile distance (L2 of log10 per-term losses) and pixel distance (0..255) "
           "between outputs (loss network: {nets})",
     figures=(Figure("controls", "arst.plots.comparison:controls_figure", "figure: per pair of layers, adjustable vs "
-                    "retrained loss-profile distance, the seed floor drawn", "controls_figure.rst"),),
+                    "retrained loss-profile distance, the seed floor drawn", "controls_figure.rst"),
+             Figure("controls_curves", "arst.plots.comparison:controls_curves_figure", "figure: per pair of layers, "
+                    "adjustable / retrained loss-profile distance against training steps (train.snapshots)",
+                    "controls_curves_figure.rst")),
 )
 
 KINDS = ("adjustable", "retrained", "floor", "match")
@@ -151,6 +162,27 @@ def controls(adjustable, retrained: Sequence[str], floor: str | None, style, ima
         add("floor", label, label, fixed[label][1:], (output, profile(adj, output, batch)))
         rows[-1]["floor_seed"] = ev.meta["seed"]
     return pd.DataFrame(rows)
+
+
+def at_budgets(adjustable, retrained: Sequence[str], floor: str | None, style, images, budgets: Sequence[int] = (),
+               size=SIZE, style_name="style", runtime=None) -> pd.DataFrame:
+    """`controls` at each of `budgets`, on the snapshots beside the models (model-stepN.pt, as
+    training writes them), then on the models themselves: one table."""
+    import pandas as pd
+
+    def snapshot(path: str, step: int) -> str:
+        found = Path(path).with_name(snapshot_name(step))
+        if not found.is_file():
+            raise DataError(f"snapshot not found: {found} (the model at step {step}; train with --snapshots "
+                            f"{step}, in the workflow the config's train.snapshots)")
+        return str(found)
+
+    # Every snapshot found before any is measured: a missing one fails in seconds, not after the others.
+    models = [(snapshot(adjustable, step), [snapshot(path, step) for path in retrained],
+               None if floor is None else snapshot(floor, step)) for step in sorted(budgets)]
+    models.append((adjustable, list(retrained), floor))
+    return pd.concat([controls(a, r, f, style, images, size, style_name, runtime) for a, r, f in models],
+                     ignore_index=True)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

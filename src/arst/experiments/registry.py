@@ -97,7 +97,10 @@ class Experiment:
     none: the experiment is not among the workflow's targets);
     model: the flag naming the model measured ("checkpoint" or "adjustable");
     inputs: extra per-model inputs the workflow provides (training_log, retrained, floor);
-    outputs: extra per-model tables, flag -> folder under results/tables/."""
+    outputs: extra per-model tables, flag -> folder under results/tables/;
+    budgets: the experiment also judges the snapshots of its models (`train.snapshots`): its
+    job waits for those of the model and of every extra input, and its verb takes --budgets
+    (the measure function's keyword `budgets`: the steps of the snapshots, none by default)."""
     name: str
     help: str
     category: str
@@ -116,6 +119,7 @@ class Experiment:
     images: bool = False
     inputs: tuple[str, ...] = ()
     outputs: dict[str, str] = field(default_factory=dict)
+    budgets: bool = False
     target: str = ""  # a named workflow target that builds its summary and figures
     caption: str = ""  # of its summary's report page (default: {table}.rst under workflow/report/)
     module: str = ""  # filled by the registry: where the declaration was found
