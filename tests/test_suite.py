@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SLURM_STATE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,9 +48,11 @@ def _pytest(tmp_path, sinfo_exit=None, extra_env=None, args=(), tests=TWO_TESTS)
     if sinfo_exit is not None:
         (bin_dir / "sinfo").write_text(f"#!/bin/sh\necho 'sinfo: cannot reach slurmctld' >&2\nexit {sinfo_exit}\n")
         (bin_dir / "sinfo").chmod(0o755)
-    # Not this run's settings, nor its worker's (PYTEST_XDIST_WORKER: this suite may run on one).
+    # Not this run's settings, nor its worker's (PYTEST_XDIST_WORKER: this suite may run on one),
+    # nor the cluster's state it asked for once and passed on (conftest.SLURM_STATE): each case
+    # asks its own fake sinfo.
     env = {k: v for k, v in os.environ.items()
-           if k not in ("CI", "ARST_REQUIRE_SLURM") and not k.startswith("PYTEST_")}
+           if k not in ("CI", "ARST_REQUIRE_SLURM", "SLURM_CONF", SLURM_STATE) and not k.startswith("PYTEST_")}
     env.update(PATH=str(bin_dir), **(extra_env or {}))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", *args, str(suite)],
                           cwd=suite, capture_output=True, text=True, env=env, timeout=120)
