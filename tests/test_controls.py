@@ -84,6 +84,31 @@ def test_profile_distance_by_hand(setup):
     assert set(table["alpha_a"]) == {*LAYERS, "ones"}
 
 
+def test_at_one_alpha_the_distance_splits_into_the_terms_it_weighs_and_those_it_leaves_out(setup):
+    """The merged model at relu2_2 against the model retrained there: content and relu2_2 against
+    relu3_4 and relu4_4, by hand; rows between two alphas have no split, and at all ones nothing
+    is left out."""
+    table = _table(setup, "merged")
+    ev = Evaluator.load(setup["merged"], setup["style"])
+    _, batch = load_eval_images(setup["images"], 32)
+    alpha = torch.tensor([ONEHOTS["relu2_2"]])
+
+    def profile(path):
+        losses = ev.losses(Evaluator.load(path, setup["style"]).stylize(batch, alpha), batch)
+        return np.log10(np.stack([losses[t].double().numpy() for t in ev.objective.term_names], 1))
+
+    gap = profile(setup["merged"]) - profile(setup["retrained"][0])  # terms: content, relu2_2, relu3_4, relu4_4
+    match = table[(table["kind"] == "match") & (table["alpha_a"] == "relu2_2") & (table["alpha_b"] == "relu2_2")]
+    weighed, left_out = match["profile_weighed"].item(), match["profile_left_out"].item()
+    assert weighed == pytest.approx(np.linalg.norm(gap[:, :2], axis=1).mean(), rel=1e-6)
+    assert left_out == pytest.approx(np.linalg.norm(gap[:, 2:], axis=1).mean(), rel=1e-6)
+    assert weighed > 1e-3 and left_out > 1e-3 and weighed != pytest.approx(left_out)
+    assert table.loc[table["alpha_a"] != table["alpha_b"], ["profile_weighed", "profile_left_out"]].isna().all().all()
+    ones = table[(table["kind"] == "match") & (table["alpha_a"] == "ones") & (table["alpha_b"] == "ones")]
+    assert ones["profile_weighed"].notna().all() and ones["profile_left_out"].isna().all()
+    assert table.loc[table["kind"] == "floor", ["profile_weighed", "profile_left_out"]].notna().all().all()
+
+
 def test_layers_that_differ_as_retraining_pass_and_merged_layers_fail(setup):
     differ, merged = _table(setup, "differ"), _table(setup, "merged")
     floor = differ.loc[differ["kind"] == "floor", "profile_distance"].item()

@@ -17,6 +17,13 @@ One row per pair of outputs, `kind` saying which pair:
 Alphas are labelled by the layer a one-hot switches on, `ones` for all ones, and the vector
 itself ('1,0.5,0') for any other.
 
+Where both outputs were made at one alpha (a `match` row with alpha_a = alpha_b, the `floor`
+row), the profile distance is also split into the terms that alpha weighs (`profile_weighed`:
+the content and every style layer it sets above 0) and those it leaves out
+(`profile_left_out`: the style layers at 0; empty, so blank, at all ones). A model adjusted to
+e_i can match its retrained model on what e_i asks for and still differ on the layers it leaves
+out: one shared network keeps what the other corners taught it there.
+
 With budgets (`arst controls --budgets 600,2000`, from the config's `train.snapshots`) the same
 pairs are measured again on the snapshots of every model at those steps (model-step600.pt
 beside model.pt, ...): one run of each model judged at several budgets, each budget's rows told
@@ -88,6 +95,15 @@ def pixel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.clamp(0, 255) - b.clamp(0, 255)).abs().mean())
 
 
+def split_distance(a: torch.Tensor, b: torch.Tensor, alpha: Sequence[float]) -> dict[str, float]:
+    """profile_distance over the terms `alpha` weighs (the content, first, and each style layer
+    it sets above 0) and over those it leaves out (NaN where it leaves none out)."""
+    weighed = [True, *(float(x) > 0 for x in alpha)]
+    left_out = [not w for w in weighed]
+    return {"profile_weighed": profile_distance(a[:, weighed], b[:, weighed]),
+            "profile_left_out": profile_distance(a[:, left_out], b[:, left_out]) if any(left_out) else float("nan")}
+
+
 # What a control must share with the adjustable model for a difference to mean "another alpha".
 SHARED = {
     "steps": lambda meta: meta["step"],
@@ -142,8 +158,11 @@ def controls(adjustable, retrained: Sequence[str], floor: str | None, style, ima
     rows = []
 
     def add(kind, a, b, x, y):
+        at_one_alpha = split_distance(x[1], y[1], fixed[a][0]) if a == b else {}
         rows.append({**adj.labels, "style": style_name, "images": len(names), "size": size, "kind": kind,
                      "alpha_a": a, "alpha_b": b, "profile_distance": profile_distance(x[1], y[1]),
+                     "profile_weighed": at_one_alpha.get("profile_weighed", float("nan")),
+                     "profile_left_out": at_one_alpha.get("profile_left_out", float("nan")),
                      "pixel_distance": pixel_distance(x[0], y[0])})
 
     for a, b in itertools.combinations(fixed, 2):
