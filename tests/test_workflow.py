@@ -410,7 +410,7 @@ implementations:   # the README's ablation example: two entries from one preset 
     recipe: corrected
     set: {style_size: 32, conditioner_width: 64, vgg: vgg16, style_layers: [relu2_2, relu3_3, relu4_3],
           content_layer: relu3_3}
-seeds: [1, 2]
+seeds: [1]   # the floor trains seed 2 of one control: two seeds in the controls' tables still
 train: {steps: 2, batch: 1, size: 32, checkpoint_every: 2, log_every: 1, diagnostics_every: 1}
 evaluation:
   size: 32
@@ -425,16 +425,16 @@ evaluation:
 
 @pytest.mark.workflow
 def test_two_models_from_one_preset_keep_their_names_in_every_table(tmp_path):
-    """Two styles, two seeds, two implementations made from the corrected preset: every table
-    and the claims keep them apart (a model's name is its config key, not its preset's)."""
+    """Two styles, two implementations made from the corrected preset: every table and the
+    claims keep them apart (a model's name is its config key, not its preset's). One seed: the
+    tiny run and the dry-runs cover seeds; a second here doubled the test's 108 jobs."""
     config = tmp_path / "names.yaml"
     config.write_text(NAMES_CONFIG)
     per_run = ("adjustability", "sweep_summary", "content_identity", "combinations", "noise", "diversity")
     # The tables and the claims, not the figures, pages and report (the tiny run checks those).
     snakemake(*(f"results/tables/{name}.csv" for name in (*per_run, "retrain", "claims")),
               "--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
-    runs = {(impl, style, seed) for impl in ("corrected", "corrected_vgg16")
-            for style in ("mosaic", "swirl") for seed in (1, 2)}
+    runs = {(impl, style, 1) for impl in ("corrected", "corrected_vgg16") for style in ("mosaic", "swirl")}
     tables = tmp_path / "results" / "tables"
     for name in per_run:
         table = pd.read_csv(tables / f"{name}.csv")
@@ -446,8 +446,8 @@ def test_two_models_from_one_preset_keep_their_names_in_every_table(tmp_path):
     assert set(retrain["implementation"]) == {"corrected_vgg16"} and retrain["alpha_vector"].nunique() == 5
     claims = pd.read_csv(tables / "claims.csv").set_index("claim")
     assert {"corrected", "corrected_vgg16"} <= set(claims.columns)
-    assert "n=4" in claims.loc["Combinations of layers give distinct looks", "corrected"] or \
+    assert "n=2" in claims.loc["Combinations of layers give distinct looks", "corrected"] or \
         claims.loc["Combinations of layers give distinct looks", "holds (corrected)"].startswith("not applicable")
-    assert "n=4)" in claims.loc["The model responds to alpha", "corrected"]
-    # The relative row: judged over the four runs of the one with controls, not run for the other.
-    assert "n=4)" in claims.iloc[0]["corrected_vgg16"] and claims.iloc[0]["corrected"] == "not run"
+    assert "n=2)" in claims.loc["The model responds to alpha", "corrected"]
+    # The relative row: judged over the two runs of the one with controls, not run for the other.
+    assert "n=2)" in claims.iloc[0]["corrected_vgg16"] and claims.iloc[0]["corrected"] == "not run"
