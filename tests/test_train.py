@@ -405,3 +405,21 @@ def test_grad_clip_bounds_the_gradient_each_step_takes():
         norms[clip] = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
     assert norms[None] > 1e-2  # unclipped, well above the bound: the clip below has work to do
     assert norms[1e-3] == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_stylizer_warmup_ramps_the_stylizers_lr_and_leaves_the_conditioners():
+    from arst.runtime import Runtime
+    from arst.train import TrainStep
+
+    recipe = _small("corrected", stylizer_warmup=4, conditioner_width=16)
+    step = TrainStep(recipe, Runtime.resolve("cpu"), torch.rand(1, 3, 64, 64) * 255, seed=0)
+    stylizer, conditioner = step.optimizer.param_groups
+    seen = []
+    for k in (0, 1, 3, 4, 100, 2):  # out of order, as a resumed run asks: a function of the step
+        step.warm_up(k)
+        seen.append((stylizer["lr"], conditioner["lr"]))
+    lr, c_lr = recipe.lr, recipe.conditioner_lr
+    assert seen == [(pytest.approx(lr / 4), c_lr), (pytest.approx(lr / 2), c_lr), (lr, c_lr), (lr, c_lr),
+                    (lr, c_lr), (pytest.approx(3 * lr / 4), c_lr)]
+    with pytest.raises(ConfigError, match="stylizer_warmup"):
+        _small("corrected", stylizer_warmup=-1)

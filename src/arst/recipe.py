@@ -130,6 +130,10 @@ class Recipe:
     # nn/conditioner.py: gamma as the head writes it (none) or 1 + tanh(head - 1), equal near
     # gamma = 1 and bounded in (0, 2), so no alpha can scale a feature map without bound.
     gamma_bound: str = "none"
+    # train.py: the stylizer's learning rate rises linearly from lr / N to lr over the first N
+    # steps while the conditioner's starts at its own, so the conditioner can find alpha's
+    # directions before the stylizer settles on one output for every alpha (0: no warm-up).
+    stylizer_warmup: int = 0
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(Recipe)
@@ -170,6 +174,8 @@ class Recipe:
             raise ConfigError(f"recipe {self.name!r}: grad_clip must be positive (or null: no clipping)")
         if not 0.0 <= self.ema_floor < 1.0:
             raise ConfigError(f"recipe {self.name!r}: ema_floor must lie in [0, 1)")
+        if self.stylizer_warmup < 0:
+            raise ConfigError(f"recipe {self.name!r}: stylizer_warmup must be 0 (none) or a number of steps")
         for key in ("batch_size", "image_size", "conditioner_width"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"recipe {self.name!r}: {key} must be at least 1")

@@ -96,6 +96,12 @@ class TrainStep:
         # Model and loss network in one graph, so the compiler fuses across their boundary.
         self.compiled_loss = runtime.compiled(self.loss_of)
 
+    def warm_up(self, step: int) -> None:
+        """The stylizer's learning rate at `step` (0-based) under the recipe's stylizer_warmup:
+        a function of the step alone, so a resumed run continues the ramp where it stopped."""
+        if self.recipe.stylizer_warmup:
+            self.optimizer.param_groups[0]["lr"] = self.recipe.lr * min(1.0, (step + 1) / self.recipe.stylizer_warmup)
+
     def loss_of(self, images: torch.Tensor, alpha: torch.Tensor):
         with self.runtime.autocast():
             output = self.model(images, alpha)
@@ -380,6 +386,7 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
         diagnose = bool(diagnostics_every) and step % diagnostics_every == 0
         if diagnose:
             diagnose_adjustability(step)
+        train_step.warm_up(step)
         losses, alpha, cosine = train_step(images, sample_alpha(recipe, step, batch, seed), diagnose)
         # torch.full, not torch.tensor: a host value copied to the device would sync.
         train_log.add(torch.cat([torch.full((1,), step, device=runtime.device, dtype=torch.float32),
