@@ -58,9 +58,12 @@ def test_conditioners():
     block = base.body[2]
     torch.testing.assert_close(block(x), x - torch.relu(block.fc2(torch.relu(block.fc1(x)))))
 
-    paper = build_model(load_recipe("corrected"), 0).conditioner
+    # Table 1's shape: 3 -> 1000, ten 1000 x 1000 layers, -> 2C; `corrected` keeps one of the ten.
+    paper = build_model(load_recipe("corrected", conditioner_depth=10), 0).conditioner
     linears = [m for m in paper.modules() if isinstance(m, torch.nn.Linear)]
     assert [m.in_features for m in linears] == [3] + [1000] * 11
+    chosen = build_model(load_recipe("corrected"), 0).conditioner
+    assert [m.in_features for m in chosen.modules() if isinstance(m, torch.nn.Linear)] == [3, 1000, 1000]
     assert linears[-1].out_features == 2 * 2115
     affine = paper(torch.rand(5, 3))
     gamma, beta = affine["res3.a"]
@@ -70,7 +73,7 @@ def test_conditioners():
     assert 0.1 < (gamma - 1).std() < 1.0 and 0.1 < beta.std() < 1.0
     # The paper's N(0, 0.01) everywhere: gamma 1 and beta 0 whatever alpha is (the signal shrinks
     # 0.22-fold per layer), the start the paper describes and the reason alpha cannot steer it.
-    literal = build_model(load_recipe("corrected", conditioner_init="normal"), 0).conditioner
+    literal = build_model(load_recipe("corrected", conditioner_init="normal", conditioner_depth=10), 0).conditioner
     gamma, beta = literal(torch.rand(5, 3))["res3.a"]
     assert (gamma - 1).abs().max() < 1e-6 and beta.abs().max() < 1e-6
 
