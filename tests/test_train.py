@@ -354,6 +354,12 @@ def test_divergence_guard_on_rows():
     # ... and the same rows under the floors stay quiet: 0.1% saturated, a spread of 0.23.
     remedied = DivergenceGuard(["step"], ["step", "saturated_fraction", "gamma_spread"], factor=10)
     assert [remedied.check([], [[s, 0.001 * bool(s), 0.068 + 0.16 * bool(s)]]) for s in (0, 100, 200)] == [None] * 3
+    # A healthy run saturates a few percent of its outputs from its first steps, against 0 at step
+    # 0: the rows of the one-layer conditioner at lr 3e-4 (swirl, seed 2, diagnostics every 50
+    # steps), which the 5% floor this had once took for a divergence at step 50.
+    healthy = DivergenceGuard(["step"], ["step", "saturated_fraction", "gamma_spread"], factor=10)
+    rows = [[0, 0.0, 0.082], [50, 0.0689, 0.225], [100, 0.0738, 0.253], [150, 0.0704, 0.271], [2000, 0.0287, 0.269]]
+    assert [healthy.check([], [row]) for row in rows] == [None] * len(rows)
 
 
 def test_a_run_pushed_to_diverge_is_stopped_and_recorded(tmp_path, content, style, caplog):
