@@ -2,6 +2,8 @@
 its weights set by hand, its controls the same weights at fixed alphas) or to merge (the same
 model with alpha cut off), judged by the claims' first and 'matches retraining' rows."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -213,3 +215,38 @@ def test_the_curves_figure_is_drawn_from_a_table(steps, tmp_path):
         png.load()
         assert png.size[0] > 600 and png.size[1] > 200
     assert (tmp_path / "curves.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_the_pictures_are_kept_for_the_last_budget_and_drawn(setup, budgets, tmp_path):
+    from arst.plots.comparison import controls_pictures_figure
+    table = at_budgets(budgets["adjustable"], budgets["retrained"], budgets["floor"], setup["style"],
+                       setup["images"], budgets=[20], size=32, image_dir=tmp_path / "pictures")
+    named = table[table["adjusted_file"].fillna("") != ""]
+    # One row per control alpha, at the last budget only (step 50), each the match of an alpha with itself.
+    assert sorted(named["alpha_a"]) == ["ones", "relu2_2", "relu3_4", "relu4_4"]
+    assert set(named["train_steps"]) == {50} and (named["alpha_a"] == named["alpha_b"]).all()
+    assert (named["kind"] == "match").all()
+    for row in named.itertuples():
+        with Image.open(row.adjusted_file) as adjusted, Image.open(row.retrained_file) as retrained:
+            assert adjusted.size == retrained.size == (32, 32)
+            # The controls are the adjustable model's own weights at each fixed alpha: one picture.
+            assert np.array_equal(np.asarray(adjusted), np.asarray(retrained))
+    floor = table[(table["kind"] == "floor") & (table["train_steps"] == 50)]
+    assert Image.open(floor["floor_file"].iloc[0]).size == (32, 32)
+    assert table[table["train_steps"] == 20][["adjusted_file", "floor_file"]].fillna("").eq("").all().all()
+    assert set(os.listdir(tmp_path / "pictures")) == {f"{a}_{k}.png" for a in ("ones", "relu2_2", "relu3_4", "relu4_4")
+                                                       for k in ("adjusted", "retrained")} | {"relu2_2_seed2.png"}
+    # Through a CSV, as the workflow passes it: empty cells read back as NaN.
+    table.to_csv(tmp_path / "controls.csv", index=False)
+    controls_pictures_figure(pd.read_csv(tmp_path / "controls.csv"), tmp_path / "pictures.png")
+    with Image.open(tmp_path / "pictures.png") as png:
+        assert png.size[1] > png.size[0] > 300  # four rows of three at most
+    assert "adjusted_file" not in summarize(table)
+
+
+def test_the_pictures_figure_without_pictures_says_how_to_get_them(setup, tmp_path):
+    from arst.errors import DataError
+    from arst.plots.comparison import controls_pictures_figure
+    with pytest.raises(DataError, match="--image-dir"):
+        controls_pictures_figure(controls(setup["differ"], setup["retrained"], setup["floor"], setup["style"],
+                                          setup["images"], size=32), tmp_path / "none.png")

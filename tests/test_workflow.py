@@ -269,6 +269,7 @@ def test_tiny_config_end_to_end(tiny_run):
                           weights_only=True)
     assert snapshot["step"] == 4 and "optimizer" not in snapshot
     assert (results / "figures" / "controls_curves.png").stat().st_size > 1000
+    assert (results / "figures" / "controls_pictures.png").stat().st_size > 1000
     claims = pd.read_csv(results / "tables" / "claims.csv")
     assert claims["claim"].iloc[0] == "The model responds to alpha differently per layer, as retraining does"
     assert claims["holds (corrected)"].iloc[0].split(":")[0] in ("yes", "no", "inconclusive")

@@ -29,6 +29,12 @@ pairs are measured again on the snapshots of every model at those steps (model-s
 beside model.pt, ...): one run of each model judged at several budgets, each budget's rows told
 apart by `train_steps`. The claims judge each run at its last budget; the figure
 `controls_curves` draws the relative measure over them.
+
+With an image folder (`--image-dir`) the last budget's pictures of the first evaluation image
+are kept, so that a verdict can be looked at as well as read: at each control alpha the
+adjustable model's output and the retrained model's (`adjusted_file`, `retrained_file` on the
+`match` row of that alpha with itself), and the second seed's (`floor_file`, on the `floor`
+row); the figure `controls_pictures` sets them side by side.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ if TYPE_CHECKING:
 
 EXPERIMENT = Experiment(
     name="controls", measure="at_budgets", target="adjusted_vs_retrained", scope="controlled", model="adjustable",
-    inputs=("retrained", "floor"), budgets=True,
+    inputs=("retrained", "floor"), budgets=True, images=True,
     category="Adjusted vs retrained",
     help="the adjustable model's one-hot settings against models retrained there and a second seed: "
          "loss-profile and pixel distances",
@@ -64,10 +70,15 @@ EXPERIMENT = Experiment(
                     "retrained loss-profile distance, the seed floor drawn", "controls_figure.rst"),
              Figure("controls_curves", "arst.plots.comparison:controls_curves_figure", "figure: per pair of layers, "
                     "adjustable / retrained loss-profile distance against training steps (train.snapshots)",
-                    "controls_curves_figure.rst")),
+                    "controls_curves_figure.rst"),
+             Figure("controls_pictures", "arst.plots.comparison:controls_pictures_figure", "figure: at each control "
+                    "alpha, the adjustable model's picture beside the retrained model's (and the second seed's)",
+                    "controls_pictures_figure.rst", reads=("table", "images"))),
 )
 
 KINDS = ("adjustable", "retrained", "floor", "match")
+# The pictures a row may name (a column `{key}_file` each; "" where it names none).
+PICTURES = ("adjusted", "retrained", "floor")
 
 
 def alpha_label(alpha: Sequence[float], layers: Sequence[str]) -> str:
@@ -128,14 +139,23 @@ def check_control(adjustable: Evaluator, control: Evaluator, path: str | Path, a
 
 
 def controls(adjustable, retrained: Sequence[str], floor: str | None, style, images, size=SIZE,
-             style_name="style", runtime=None) -> pd.DataFrame:
+             style_name="style", runtime=None, image_dir=None) -> pd.DataFrame:
     """The table of pairs (module docstring) for one adjustable model, its models `retrained`
     at fixed alphas (one seed: the adjustable model's), and `floor`, one of those alphas
-    retrained at a second seed."""
+    retrained at a second seed; with `image_dir`, the pictures of the first image there."""
     import pandas as pd
     import torch
 
+    from ..data.images import save_image
     from ..evaluate import Evaluator
+
+    def picture(output: torch.Tensor, name: str) -> str:
+        """The first image's output as image_dir/name.png (its path), or "" without a folder."""
+        if image_dir is None:
+            return ""
+        path = Path(image_dir) / f"{name}.png"
+        save_image(output[0].cpu(), str(path))
+        return str(path)
 
     adj = Evaluator.load(adjustable, style, runtime)
     names, batch = load_eval_images(images, size)
@@ -157,19 +177,22 @@ def controls(adjustable, retrained: Sequence[str], floor: str | None, style, ima
 
     rows = []
 
-    def add(kind, a, b, x, y):
+    def add(kind, a, b, x, y, **files):
         at_one_alpha = split_distance(x[1], y[1], fixed[a][0]) if a == b else {}
         rows.append({**adj.labels, "style": style_name, "images": len(names), "size": size, "kind": kind,
                      "alpha_a": a, "alpha_b": b, "profile_distance": profile_distance(x[1], y[1]),
                      "profile_weighed": at_one_alpha.get("profile_weighed", float("nan")),
                      "profile_left_out": at_one_alpha.get("profile_left_out", float("nan")),
-                     "pixel_distance": pixel_distance(x[0], y[0])})
+                     "pixel_distance": pixel_distance(x[0], y[0]), "image": names[0],
+                     **{f"{key}_file": files.get(key, "") for key in PICTURES}})
 
     for a, b in itertools.combinations(fixed, 2):
         add("adjustable", a, b, adjusted[a], adjusted[b])
         add("retrained", a, b, fixed[a][1:], fixed[b][1:])
     for a, b in itertools.product(fixed, fixed):
-        add("match", a, b, adjusted[a], fixed[b][1:])
+        files = {"adjusted": picture(adjusted[a][0], f"{a}_adjusted"),
+                 "retrained": picture(fixed[a][1], f"{a}_retrained")} if a == b else {}
+        add("match", a, b, adjusted[a], fixed[b][1:], **files)
     if floor is not None:
         ev = Evaluator.load(floor, style, runtime)
         check_control(adj, ev, floor, adjustable)
@@ -178,15 +201,17 @@ def controls(adjustable, retrained: Sequence[str], floor: str | None, style, ima
             raise ConfigError(f"noise-floor control {floor} must repeat one of the retrained alphas "
                               f"({', '.join(fixed)}) at another seed than {adj.meta['seed']}")
         output = ev.stylize(batch, torch.tensor([ev.recipe.alpha_fixed]))
-        add("floor", label, label, fixed[label][1:], (output, profile(adj, output, batch)))
+        add("floor", label, label, fixed[label][1:], (output, profile(adj, output, batch)),
+            floor=picture(output, f"{label}_seed{ev.meta['seed']}"))
         rows[-1]["floor_seed"] = ev.meta["seed"]
     return pd.DataFrame(rows)
 
 
 def at_budgets(adjustable, retrained: Sequence[str], floor: str | None, style, images, budgets: Sequence[int] = (),
-               size=SIZE, style_name="style", runtime=None) -> pd.DataFrame:
+               size=SIZE, style_name="style", runtime=None, image_dir=None) -> pd.DataFrame:
     """`controls` at each of `budgets`, on the snapshots beside the models (model-stepN.pt, as
-    training writes them), then on the models themselves: one table."""
+    training writes them), then on the models themselves: one table; the pictures (`image_dir`)
+    of the models themselves, the budget the claims judge."""
     import pandas as pd
 
     def snapshot(path: str, step: int) -> str:
@@ -200,12 +225,14 @@ def at_budgets(adjustable, retrained: Sequence[str], floor: str | None, style, i
     models = [(snapshot(adjustable, step), [snapshot(path, step) for path in retrained],
                None if floor is None else snapshot(floor, step)) for step in sorted(budgets)]
     models.append((adjustable, list(retrained), floor))
-    return pd.concat([controls(a, r, f, style, images, size, style_name, runtime) for a, r, f in models],
-                     ignore_index=True)
+    last = len(models) - 1
+    return pd.concat([controls(a, r, f, style, images, size, style_name, runtime, image_dir if k == last else None)
+                      for k, (a, r, f) in enumerate(models)], ignore_index=True)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Every pair of every run, in a stable order."""
+    """Every pair of every run, in a stable order; the pictures' paths stay in the per-model tables."""
     order = {k: i for i, k in enumerate(KINDS)}
+    table = table.drop(columns=["image", *(f"{key}_file" for key in PICTURES)], errors="ignore")
     return table.sort_values([*MODEL_KEYS, "kind", "alpha_a", "alpha_b"],
                              key=lambda c: c.map(order) if c.name == "kind" else c, kind="stable")

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
+from ..errors import DataError
 from .common import first_run, provenance, save
 
 
@@ -36,7 +37,7 @@ def content_identity_figure(table, png, pdf=None):
     for _, r in rows.iterrows():
         cells.append([(r["content_file"], "content"),
                       (r["image_file"], f"alpha = 0: PSNR {r['psnr']:.1f} dB, SSIM {r['ssim']:.2f}")])
-        if isinstance(r.get("ones_file"), str) and r["ones_file"]:  # the control
+        if _named(r.get("ones_file")):  # the control
             cells[-1].append((r["ones_file"], f"alpha = 1 (control): PSNR {r['ones_psnr']:.1f} dB, "
                                               f"SSIM {r['ones_ssim']:.2f}"))
         labels.append(f"{r['implementation']}\n{r['image']}")
@@ -162,6 +163,41 @@ def controls_figure(table, png, pdf=None):
     fig.suptitle("Does alpha separate the layers as retraining does?\n" + provenance(table), fontsize=9)
     fig.tight_layout()
     save(fig, png, pdf)
+
+
+def _named(path) -> bool:
+    """A table's file cell names a file (a CSV's empty cell reads back as NaN)."""
+    return isinstance(path, str) and path != ""
+
+
+def controls_pictures_figure(table, png, pdf=None):
+    """Per implementation, style and seed (its last budget, the one the claims judge), a row per
+    control alpha: the adjustable model's picture there, the retrained model's, and where the
+    run has one, the second seed's retrained model (how far apart two seeds of one objective
+    look: the pictures' floor)."""
+    from ..experiments.claims import RUN, final_budget
+
+    table = final_budget(table)
+    cells, labels = [], []
+    for (impl, style, seed), run in table.groupby(["implementation", *RUN], sort=False):
+        floors = {r["alpha_a"]: r for _, r in run[run["kind"] == "floor"].iterrows() if _named(r.get("floor_file"))}
+        own = run[(run["kind"] == "match") & (run["alpha_a"] == run["alpha_b"])]
+        for _, r in own.iterrows():
+            if not _named(r.get("adjusted_file")):
+                continue
+            row = [(r["adjusted_file"], f"adjusted to {r['alpha_a']}"),
+                   (r["retrained_file"], f"retrained at {r['alpha_a']} ({r['pixel_distance']:.1f} apart)")]
+            if r["alpha_a"] in floors:
+                f = floors[r["alpha_a"]]
+                row.append((f["floor_file"], f"retrained, seed {int(f['floor_seed'])} "
+                                             f"({f['pixel_distance']:.1f} from seed {seed})"))
+            cells.append(row)
+            labels.append(f"{impl}, {style}\nseed {seed}: {r['alpha_a']}")
+    if not cells:
+        raise DataError("no pictures in the controls tables: run `arst controls` with --image-dir")
+    image = str(table["image"].dropna().iloc[0]) if "image" in table else "the first image"
+    image_grid(cells, labels, f"The adjustable model at each control alpha beside the model retrained there "
+               f"({image}; numbers: mean pixel distance, 0..255)\n" + provenance(table), png, pdf, cell=2.0)
 
 
 def controls_curves_figure(table, png, pdf=None):
