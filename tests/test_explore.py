@@ -187,7 +187,11 @@ def test_info_names_the_model_its_loss_network_and_steps(files):
     assert [p["key"] for p in info["pictures"]] == ["eval-astronaut"] and info["default_size"] == 256
 
 
-def test_latency_is_measured_per_size(files, capsys):
+def test_latency_is_measured_per_size(files, capsys, monkeypatch):
+    from arst import export
+    from arst.export import onnx_available
+    monkeypatch.setattr(export, "CALIBRATION_SIZE", 64)  # the preview the verb makes: on small squares
+    monkeypatch.setattr(export, "CHECK_SIZE", 64)
     explorer = Explorer(files["corrected"], evaluation=())
     latency = explorer.measure_latency((32, 48), repeats=1, warmup=0)
     assert sorted(latency) == [32, 48]
@@ -196,7 +200,52 @@ def test_latency_is_measured_per_size(files, capsys):
                  "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"one update at 32x32 on cpu: \d+ ms", out) and "one update at 40x40 on cpu" in out
+    if onnx_available():  # the verb's default engine is onnxruntime where installed: it tries a preview
+        assert "preview while a slider moves: none (the int8 preview differs from fp32 by" in out
     assert "RANDOM VGG weights" in out and "trained 7 steps" in out
+
+
+def test_a_preview_is_int8_within_its_tolerance_and_asked_for_by_name(files, tmp_path, monkeypatch, caplog):
+    from arst import export
+    if not export.onnx_available():
+        pytest.skip("no onnxruntime: no preview (test_export checks the message)")
+    from arst.runtime import Runtime
+    onnxruntime = Runtime.resolve("cpu", engine="onnxruntime", compile=False)
+    # Calibrated and checked on small squares: the same code, a quarter of the arithmetic.
+    monkeypatch.setattr(export, "CALIBRATION_SIZE", 64)
+    monkeypatch.setattr(export, "CHECK_SIZE", 64)
+    # This hand-made model's int8 form is far from its fp32 one (17 grey levels on average; a
+    # corrected model trained 1,000 steps: 3.6): refused, and the exact model previews.
+    explorer = Explorer(files["corrected"], [files["photo"]], onnxruntime, evaluation=())
+    assert re.fullmatch(r"none \(the int8 preview differs from fp32 by [\d.]+ grey levels on average, more than "
+                        r"its tolerance 6\)", explorer.info()["preview"])
+    assert "the exact model previews too" in caplog.text
+    assert explorer.update("given0", explorer.alpha("1,1,1"), 0, "preview").quality == "exact"
+    # Its quantized form was cached all the same: with a tolerance it meets, it is taken.
+    monkeypatch.setattr(export, "PREVIEW_TOLERANCE", 40.0)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="arst"):
+        explorer = Explorer(files["corrected"], [files["photo"]], onnxruntime, evaluation=())
+    assert "reused the int8 preview cached in" in caplog.text
+    assert explorer.info()["preview"].startswith("int8, within")
+    alpha = explorer.alpha("0,0.5,1")
+    exact, preview = (explorer.update("given0", alpha, 0, q) for q in ("exact", "preview"))
+    assert (exact.quality, preview.quality) == ("exact", "preview")
+    shown, previewed = _decode(exact.png), _decode(preview.png)
+    assert shown.shape == previewed.shape == (48, 64, 3)
+    assert 0 < np.abs(shown - previewed).mean() <= export.PREVIEW_TOLERANCE  # int8: near, never the same
+    expected = _stylized(files["corrected"], files["photo"], "0,0.5,1", tmp_path / "out.png")
+    assert np.abs(shown - expected).max() <= 1  # the exact picture is what `arst stylize` writes
+    latency = explorer.measure_latency((32,), repeats=1, warmup=0)
+    assert set(latency[32]) == {"model_ms", "update_ms", "preview_model_ms", "preview_update_ms"}
+    assert any(line.startswith("one preview at 32x32 (while a slider moves; int8") for line in explorer.latency_lines())
+    # Without one, a preview is the exact picture, and the bench says nothing of previews.
+    plain = Explorer(files["corrected"], [files["photo"]], onnxruntime, evaluation=(), preview=False)
+    assert plain.info()["preview"] == "off"
+    frame = plain.update("given0", alpha, 0, "preview")
+    assert frame.quality == "exact" and np.array_equal(_decode(frame.png), shown)
+    plain.measure_latency((32,), repeats=1, warmup=0)
+    assert not any("preview" in line for line in plain.latency_lines())
 
 
 # --------------------------------------------------------------------------- the server
@@ -250,6 +299,8 @@ def test_every_bad_input_gets_a_message_and_the_server_goes_on(server, tmp_path)
     assert status == 400 and "has 2 values, but recipe 'corrected' has 3 style layers" in message
     assert _error(base + "api/frame?picture=elsewhere&alpha=0,1,0")[1].startswith("no picture 'elsewhere'")
     assert _error(base + "api/frame?picture=given0&alpha=0,1,0&size=lots")[0] == 400
+    assert _error(base + "api/frame?picture=given0&alpha=0,1,0&quality=best") == (
+        400, "quality = 'best': expected one of exact, preview")
     assert _error(base + "api/nothing")[0] == 404
 
     # After all that, an upload and an update work as ever.
@@ -257,9 +308,12 @@ def test_every_bad_input_gets_a_message_and_the_server_goes_on(server, tmp_path)
     assert status == 200 and json.loads(body) == {"key": "upload1", "name": "fine.png", "origin": "upload"}
     status, body, headers = _call(base + "api/frame?picture=upload1&alpha=1,0,0.25&client=t")
     assert status == 200 and headers["Content-Type"] == "image/png" and headers["X-Arst-Alpha"] == "1,0,0.25"
-    assert _decode(body).shape == (40, 60, 3)
+    assert _decode(body).shape == (40, 60, 3) and headers["X-Arst-Quality"] == "exact"
+    status, body, headers = _call(base + "api/frame?picture=upload1&alpha=1,0,0.25&client=t&quality=preview")
+    assert status == 200 and headers["X-Arst-Quality"] == ("preview" if explorer.info()["preview"] != "off" and
+                                                           explorer.info()["preview"].startswith("int8") else "exact")
     info = json.loads(_call(base + "api/info")[1])
-    assert [p["key"] for p in info["pictures"]] == ["given0", "upload1"] and info["updates"] == 1
+    assert [p["key"] for p in info["pictures"]] == ["given0", "upload1"] and info["updates"] == 2
     status, page, _ = _call(base)
     assert status == 200 and b"arst explore" in page and b"/*EXPLORE_CSS*/" not in page
 
@@ -415,11 +469,11 @@ def test_live_page_restylizes_as_a_slider_moves(live_page, files, tmp_path, scre
     entered, release, updated = threading.Event(), threading.Event(), []
     update = explorer.update
 
-    def held_update(key, alpha, size):
-        updated.append(alpha[0].tolist())
+    def held_update(key, alpha, size, quality="exact"):
+        updated.append((alpha[0].tolist(), quality))
         entered.set()
         assert release.wait(60)
-        return update(key, alpha, size)
+        return update(key, alpha, size, quality)
     monkeypatch.setattr(explorer, "update", held_update)
     slider = driver.find_element("id", "alpha-relu3_4")
     slider.send_keys(Keys.HOME)  # relu3_4 to 0: this update starts, and is held
@@ -427,8 +481,12 @@ def test_live_page_restylizes_as_a_slider_moves(live_page, files, tmp_path, scre
     slider.send_keys(Keys.ARROW_RIGHT * 50)  # then 50 positions, up to 0.5, while it runs
     release.set()
     img = _idle_with(driver, "#stylized", "1.00,0.50,1.00")
-    assert updated == [[1.0, 0.0, 1.0], [1.0, 0.5, 1.0]]
-    assert "Skipped while busy: 49 slider positions here" in driver.find_element("id", "status").text
+    # A key moves the slider and lets it go: a preview, then the exact picture, is asked each
+    # time. The first key's preview ran; its exact picture and 49 of the 50 positions after it
+    # were skipped; the last position's exact picture is what the page shows.
+    assert updated == [([1.0, 0.0, 1.0], "preview"), ([1.0, 0.5, 1.0], "exact")]
+    assert "Skipped while busy: 50 slider positions here" in driver.find_element("id", "status").text
+    assert "this update (exact)" in driver.find_element("id", "status").text
     after = _displayed(driver, img)
     driver.save_screenshot(f"{screenshots}/live.png")
     expected = _stylized(files["corrected"], files["photo"], "1.00,0.50,1.00", tmp_path / "stylized.png")

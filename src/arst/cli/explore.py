@@ -19,6 +19,9 @@ def _explore(p):
     p.add_argument("--max-megapixels", type=float, default=40.0,
                    help="larger pictures are refused (uploads) or must be shown smaller")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads are refused")
+    p.add_argument("--no-preview", action="store_true",
+                   help="no int8 preview while a slider moves (by default one is made where the model runs in "
+                        "onnxruntime on the CPU, within arst.export.PREVIEW_TOLERANCE of the exact picture)")
     runtime_args(p, engine=True)
 
     def run(args):
@@ -36,11 +39,11 @@ def _explore(p):
             args.compile = "false"  # every picture and size would compile anew (see Explorer)
         explorer = Explorer(args.checkpoint, args.images, runtime_from(args),
                             max_pixels=int(args.max_megapixels * 1e6),
-                            max_upload_bytes=int(args.max_upload_mb * 2**20))
+                            max_upload_bytes=int(args.max_upload_mb * 2**20), preview=not args.no_preview)
         info = explorer.info()
         print(f"model: {info['implementation']} ({args.checkpoint}), seed {info['seed']}, trained "
               f"{info['train_steps']} steps; loss network: {info['loss_net_words']}", flush=True)
-        print(f"device: {info['device']}", flush=True)
+        print(f"device: {info['device']}; preview while a slider moves: {info['preview']}", flush=True)
         if args.repeats:
             explorer.measure_latency(sizes, args.repeats, warmup=1)
         for line in explorer.latency_lines():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
 import statistics
 import threading
 import time
@@ -23,11 +24,16 @@ from ..runtime import Runtime
 from ..stylize import load_stylizer, parse_alpha, stylize_tensor
 from . import loss_network_words
 
+log = logging.getLogger("arst")
+
 # A picture is stylized with its longer side at most this (0: as it is); the page offers these.
 SIZES = (256, 512, 768, 1024, 0)
 # The page starts at 512 px on a GPU, at 256 on the CPU (an update there takes about 4
 # times longer at 512).
 DEFAULT_SIZE = {"cuda": 512, "cpu": 256}
+# What an update may ask for: the exact picture, or while a slider moves, the preview (the int8
+# model where one was made within its tolerance, the exact one otherwise).
+QUALITIES = ("exact", "preview")
 
 
 def amount(n: int) -> str:
@@ -104,6 +110,7 @@ class Frame:
     height: int
     model_seconds: float  # the model's run, the output back on the host included
     seconds: float  # the whole update: the model and the PNG
+    quality: str = "exact"  # or "preview": the int8 model (arst.export.preview_stylizer)
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
@@ -124,7 +131,7 @@ class Explorer:
 
     def __init__(self, checkpoint: str | Path, images: Sequence[str | Path] = (), runtime: Runtime | None = None,
                  evaluation: Sequence[str] = SAMPLE_PHOTOS, max_pixels: int = 40_000_000,
-                 max_upload_bytes: int = 50 * 2**20, max_uploads: int = 20):
+                 max_upload_bytes: int = 50 * 2**20, max_uploads: int = 20, preview: bool = True):
         self.checkpoint = Path(checkpoint)
         # An interactive session meets a new image size at every picture and size it is
         # shown: compiling each would cost far more than it saves, so compile stays off
@@ -133,6 +140,9 @@ class Explorer:
         self._model, self.meta = load_stylizer(checkpoint, self.runtime)
         self.runtime = self.meta["runtime"]  # torch's, if the onnxruntime engine fell back to it
         self.recipe = self.meta["recipe"]
+        self._preview, self.preview_note = None, "off"
+        if preview:
+            self._preview, self.preview_note = self._make_preview()
         self.max_pixels, self.max_upload_bytes, self.max_uploads = max_pixels, max_upload_bytes, max_uploads
         self.gate = LatestOnly()
         self.updates = 0
@@ -146,6 +156,20 @@ class Explorer:
         for name in evaluation:
             self._add(Picture(f"eval-{name}", name, "evaluation",
                               lambda name=name: Image.fromarray(sample_photo(name))))
+
+    def _make_preview(self):
+        """The int8 preview of the model and a line on it (or on why there is none): made where
+        the model runs in onnxruntime on the CPU, the only engine that quantizes it."""
+        from ..export import OnnxStylizer, preview_stylizer
+        if not isinstance(self._model, OnnxStylizer):
+            return None, f"none (previews are int8 in onnxruntime; this model runs on {self.runtime.describe()})"
+        engine, difference, how = preview_stylizer(self.checkpoint, self._model, self.recipe.n_alpha,
+                                                   self._model.threads)
+        if engine is None:
+            log.warning("%s: %s: the exact model previews too", self.checkpoint, how)
+            return None, f"none ({how})"
+        log.info("%s: %s", self.checkpoint, how)
+        return engine, f"int8, within {difference:.2g} grey levels of the exact picture on average"
 
     def _add(self, picture: Picture) -> Picture:
         with self._lock:
@@ -162,7 +186,7 @@ class Explorer:
                 "seed": self.meta.get("seed"), "train_steps": self.meta.get("step"),
                 "loss_net": loss_net, "loss_net_words": loss_network_words(loss_net),
                 "layers": list(self.recipe.style_layers), "default_alpha": list(self.recipe.default_alpha),
-                "device": self.runtime.describe(), "latency": {str(k): v for k, v in self.latency.items()},
+                "device": self.runtime.describe(), "preview": self.preview_note, "latency": {str(k): v for k, v in self.latency.items()},
                 "sizes": list(SIZES), "default_size": self.default_size, "max_pixels": self.max_pixels,
                 "max_upload_bytes": self.max_upload_bytes, "updates": self.updates,
                 "dropped": self.gate.dropped, "pictures": self.picture_list()}
@@ -215,41 +239,63 @@ class Explorer:
         """The picture as the model sees it at `size`, as a PNG."""
         return encode_png(np.asarray(self.picture(key).image(size)))
 
-    def update(self, key: str, alpha: torch.Tensor, size: int) -> Frame:
-        """Stylize picture `key` at `alpha`, its longer side at most `size`."""
+    def quality(self, text: str | None) -> str:
+        if text in (None, ""):
+            return "exact"
+        if text not in QUALITIES:
+            raise ConfigError(f"quality = {text!r}: expected one of {', '.join(QUALITIES)}")
+        return text
+
+    def update(self, key: str, alpha: torch.Tensor, size: int, quality: str = "exact") -> Frame:
+        """Stylize picture `key` at `alpha`, its longer side at most `size`; `quality` "preview":
+        with the int8 model where there is one."""
         image = self.picture(key).image(size)
         w, h = image.size
         if w * h > self.max_pixels:
             raise DataError(f"{self.picture(key).name}: {w}x{h} = {w * h:,} pixels, more than the "
                             f"{self.max_pixels:,} an update may have; choose a smaller size")
-        return self._run(to_tensor(image), alpha)
+        return self._run(to_tensor(image), alpha, quality)
 
-    def _run(self, image: torch.Tensor, alpha: torch.Tensor) -> Frame:
+    def _run(self, image: torch.Tensor, alpha: torch.Tensor, quality: str = "exact") -> Frame:
+        preview = quality == "preview" and self._preview is not None
         began = time.perf_counter()
-        pixels = to_pixels(stylize_tensor(self._model, image, alpha, self.runtime), "the stylized picture")
+        pixels = to_pixels(stylize_tensor(self._preview if preview else self._model, image, alpha, self.runtime),
+                           "the stylized picture")
         ran = time.perf_counter()
         png = encode_png(pixels)
         self.updates += 1
         return Frame(png, alpha[0].tolist(), pixels.shape[1], pixels.shape[0], ran - began,
-                     time.perf_counter() - began)
+                     time.perf_counter() - began, "preview" if preview else "exact")
 
     def measure_latency(self, sizes: Sequence[int] = (256, 512), repeats: int = 3, warmup: int = 1,
                         seed: int = 0) -> dict[int, dict[str, float]]:
         """Median seconds of one update of a size x size picture (random pixels, the recipe's
-        default alpha) on this runtime: the model alone, and with the PNG the page receives.
-        The first `warmup` runs of each size (allocations, cuDNN's choices) are not counted."""
+        default alpha) on this runtime: the model alone, and with the PNG the page receives;
+        exact, and where there is a preview, previewed. The first `warmup` runs of each size
+        and quality (allocations, cuDNN's choices) are not counted."""
         g = torch.Generator().manual_seed(seed)
         alpha = torch.tensor([self.recipe.default_alpha], dtype=torch.float32)
+        qualities = QUALITIES if self._preview is not None else ("exact",)
         for size in sizes:
             image = torch.randint(0, 256, (1, 3, size, size), generator=g).float()
-            for _ in range(warmup):
-                self.gate.run("benchmark", lambda: self._run(image, alpha))
-            frames = [self.gate.run("benchmark", lambda: self._run(image, alpha)) for _ in range(repeats)]
-            self.latency[size] = {"model_ms": 1e3 * statistics.median(f.model_seconds for f in frames),
-                                  "update_ms": 1e3 * statistics.median(f.seconds for f in frames)}
+            self.latency[size] = {}
+            for quality in qualities:
+                for _ in range(warmup):
+                    self.gate.run("benchmark", lambda: self._run(image, alpha, quality))
+                frames = [self.gate.run("benchmark", lambda: self._run(image, alpha, quality))
+                          for _ in range(repeats)]
+                prefix = "" if quality == "exact" else f"{quality}_"
+                self.latency[size] |= {f"{prefix}model_ms": 1e3 * statistics.median(f.model_seconds for f in frames),
+                                       f"{prefix}update_ms": 1e3 * statistics.median(f.seconds for f in frames)}
         self.updates = 0  # the page counts its own updates
         return self.latency
 
     def latency_lines(self) -> list[str]:
-        return [f"one update at {size}x{size} on {self.runtime.device}: {t['update_ms']:.0f} ms "
-                f"(the model {t['model_ms']:.0f} ms, the PNG the rest)" for size, t in self.latency.items()]
+        lines = []
+        for size, t in self.latency.items():
+            lines.append(f"one update at {size}x{size} on {self.runtime.device}: {t['update_ms']:.0f} ms "
+                         f"(the model {t['model_ms']:.0f} ms, the PNG the rest)")
+            if "preview_update_ms" in t:
+                lines.append(f"one preview at {size}x{size} (while a slider moves; {self.preview_note}): "
+                             f"{t['preview_update_ms']:.0f} ms (the model {t['preview_model_ms']:.0f} ms)")
+        return lines

@@ -3,8 +3,9 @@ and a small interface that Explorer answers.
 
   GET  /                                         the page
   GET  /api/info                                 the model, its layers, the pictures (JSON)
-  GET  /api/frame?picture=K&alpha=A&size=S&client=C   one update (PNG); 409 when a newer
-                                                 request from client C replaced it while it waited
+  GET  /api/frame?picture=K&alpha=A&size=S&client=C&quality=Q   one update (PNG); 409 when a
+                                                 newer request from client C replaced it while it
+                                                 waited; Q: exact (default) or preview (int8)
   GET  /api/original?picture=K&size=S            the picture as the model sees it (PNG)
   POST /api/upload?name=N                        the request body is an image file (JSON: the picture)
 
@@ -88,11 +89,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _frame(self) -> None:
         q, ex = self._query(), self.explorer
-        alpha, size = ex.alpha(q.get("alpha", "")), ex.size(q.get("size"))
+        alpha, size, quality = ex.alpha(q.get("alpha", "")), ex.size(q.get("size")), ex.quality(q.get("quality"))
         frame = ex.gate.run(q.get("client", "anonymous"),
-                            lambda: ex.update(q.get("picture", ""), alpha, size))
+                            lambda: ex.update(q.get("picture", ""), alpha, size, quality))
         self._send(200, frame.png, "image/png", {
             "X-Arst-Alpha": ",".join(f"{a:g}" for a in frame.alpha),
+            "X-Arst-Quality": frame.quality,
             "X-Arst-Model-Ms": f"{1e3 * frame.model_seconds:.1f}",
             "X-Arst-Update-Ms": f"{1e3 * frame.seconds:.1f}",
             "X-Arst-Dropped": str(ex.gate.dropped)})
