@@ -134,7 +134,7 @@ def test_the_dry_run_step_dry_runs_every_config_each_in_a_new_folder(tmp_path):
 
     rc, runs = step()
     assert rc == 0, runs
-    configs = [f"config/{name}.yaml" for name in SHIPPED]  # what test_workflow.py dry-runs
+    configs = sorted(f"config/{name}.yaml" for name in SHIPPED)  # what test_workflow.py dry-runs
     assert sorted(run[2] for run in runs) == configs == sorted(
         str(p.relative_to(ROOT)) for p in (ROOT / "config").glob("*.yaml"))
     assert all(run[:2] == ["-n", "--configfile"] and run[3] == "--directory" and len(run) == 5 for run in runs), runs
