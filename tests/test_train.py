@@ -429,3 +429,44 @@ def test_stylizer_warmup_ramps_the_stylizers_lr_and_leaves_the_conditioners():
                     (lr, c_lr), (pytest.approx(3 * lr / 4), c_lr)]
     with pytest.raises(ConfigError, match="stylizer_warmup"):
         _small("corrected", stylizer_warmup=-1)
+
+
+# The swirl's raw relu2_2 loss of a healthy corrected run (seed 2, 48 px), steps 1,950 to 2,010:
+# near zero, and two orders of magnitude apart from one batch to the next.
+RELU2_2_NEAR_ZERO = [2.8e-07, 1.1e-05, 6.3e-07, 7.4e-07, 9.2e-07, 1.1e-05, 1.9e-05, 1.1e-05, 1e-05, 1.4e-05, 1.4e-05,
+                     1.7e-05, 9.3e-06, 9.4e-06, 2.3e-05, 3.9e-07, 5.7e-07, 6.3e-08, 9e-06, 1.1e-05, 2e-05, 1.4e-05,
+                     2.1e-05, 3.6e-07, 5.7e-07, 1.4e-05, 7.7e-06, 8.9e-06, 4.1e-07, 7.9e-06, 2.7e-05, 2.7e-05, 8.1e-06,
+                     9.1e-07, 2.2e-05, 2.1e-05, 1.4e-05, 1e-05, 8.5e-06, 1.1e-05, 8.1e-07, 3.2e-05, 6.2e-07, 1e-05,
+                     2.4e-07, 9.6e-08, 8.4e-06, 7.4e-07, 5.1e-07, 8.2e-06, 6.7e-07, 9.6e-06, 3.6e-07, 1.4e-05, 6.9e-07,
+                     1.7e-05, 2.3e-05, 1e-05, 4.9e-07, 2.6e-07, 9.1e-08]
+
+
+def test_a_resumed_guard_judges_against_the_history_before_the_break():
+    from arst.guard import DivergenceGuard
+    rows = [[1950 + k, value] for k, value in enumerate(RELU2_2_NEAR_ZERO)]
+    before, after = rows[:50], rows[50:]  # the break at step 2,000
+
+    def guard():
+        return DivergenceGuard(["step", "loss_relu2_2"], ["step"], factor=10)
+    resumed = guard()
+    resumed.warm(before, [])  # what train() gives a guard after a resume: the log up to the checkpoint
+    assert resumed.fired is None and resumed.check(after, []) is None
+    # Judged against the five rows after the break alone, the same run "diverged".
+    cold = guard()
+    # (The run itself logged this: "loss_relu2_2 = 1.686e-05, over 10x its recent median (6.921e-07)".)
+    assert cold.check(after, []) == (2005, "loss_relu2_2 = 1.7e-05, over 10x its recent median (6.9e-07)")
+    # Warming judges nothing, however wild the rows.
+    wild = guard()
+    wild.warm([[1, 1.0]] * 5 + [[6, float("nan")], [7, 1e9]], [])
+    assert wild.fired is None
+
+
+def test_a_resume_warms_the_guard_with_the_kept_log(tmp_path, monkeypatch):
+    """train() hands the guard the log rows before the checkpoint it resumes from."""
+    from arst import guard as guard_mod
+    from arst.train import TrainLog
+    log = TrainLog(tmp_path / "log.csv", ["step", "loss_content"])
+    (tmp_path / "log.csv").write_text("step,loss_content\n1,0.5\n2,0.25\n3,0.125\n")
+    assert log.truncate(3) == [[1.0, 0.5], [2.0, 0.25]]  # row 3 is past the checkpoint
+    assert (tmp_path / "log.csv").read_text().splitlines() == ["step,loss_content", "1,0.5", "2,0.25"]
+    assert "guard.warm(loss_rows, diag_rows)" in Path(guard_mod.__file__).with_name("train.py").read_text()

@@ -49,28 +49,36 @@ class DivergenceGuard:
     _seen: dict[str, deque] = field(default_factory=dict)
     fired: tuple[int, str] | None = None  # (step, what): the first firing, kept
 
-    def _watch(self, name: str, step: int, value: float) -> None:
+    def _watch(self, name: str, step: int, value: float, judge: bool = True) -> None:
         seen = self._seen.setdefault(name, deque(maxlen=self.history))
         enough = len(seen) >= (1 if name in FLOORS else self.min_history)
-        if self.fired is None and enough and math.isfinite(value):
+        judge = judge and self.fired is None
+        if judge and enough and math.isfinite(value):
             bar = self.factor * median(seen)
             if value > max(bar, FLOORS.get(name, 0.0)):
                 self.fired = (step, f"{name} = {value:.4g}, over {self.factor:g}x its recent median "
                                     f"({median(seen):.4g})")
-        if not math.isfinite(value) and self.fired is None:
+        if judge and not math.isfinite(value):
             self.fired = (step, f"{name} = {value}")
         seen.append(value)
 
-    def check(self, loss_rows: list[list[float]], diag_rows: list[list[float]]) -> tuple[int, str] | None:
-        """Feed newly written rows (each starts with its step); returns the first firing, or None."""
+    def warm(self, loss_rows: list[list[float]], diag_rows: list[list[float]]) -> None:
+        """Take rows already judged (a resumed run's log up to its checkpoint) into the history
+        without judging them again: the guard then goes on as it would have without the break."""
+        self.check(loss_rows, diag_rows, judge=False)
+
+    def check(self, loss_rows: list[list[float]], diag_rows: list[list[float]], judge: bool = True
+              ) -> tuple[int, str] | None:
+        """Feed newly written rows (each starts with its step); returns the first firing, or None
+        (`judge` False: only take them into the history)."""
         for row in loss_rows:
             for name, value in zip(self.loss_columns, row):
                 if name.startswith("loss_") and name != "loss_total":
-                    self._watch(name, int(row[0]), float(value))
+                    self._watch(name, int(row[0]), float(value), judge)
         for row in diag_rows:
             for name, value in zip(self.diag_columns, row):
                 if name in WATCHED_DIAGNOSTICS:
-                    self._watch(name, int(row[0]), float(value))
+                    self._watch(name, int(row[0]), float(value), judge)
         return self.fired
 
     def message(self, checkpoint: str) -> str:

@@ -152,8 +152,8 @@ class TrainLog:
         self.pending: list[torch.Tensor] = []
         self.in_flight: list[tuple[torch.Tensor, torch.cuda.Event | None]] = []
 
-    def truncate(self, start_step: int) -> None:
-        """Drop rows a killed run wrote past its last checkpoint."""
+    def truncate(self, start_step: int) -> list[list[float]]:
+        """Drop rows a killed run wrote past its last checkpoint; returns the rows kept."""
         rows = []
         if self.path.exists():
             with open(self.path, newline="") as f:
@@ -163,6 +163,7 @@ class TrainLog:
             writer = csv.writer(f)
             writer.writerow(self.columns)
             writer.writerows(rows)
+        return [[float(v) if v != "" else float("nan") for v in r] for r in rows]
 
     def add(self, row: torch.Tensor) -> None:
         self.pending.append(row)
@@ -333,12 +334,17 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     columns = (["step", "loss_total"] + [f"loss_{n}" for n in names] + [f"ema_{n}" for n in names]
                + [f"alpha_{n}" for n in recipe.style_layers] + ["grad_cosine", "elapsed_s"])
     train_log = TrainLog(out / "log.csv", columns)
-    train_log.truncate(start)
+    loss_rows = train_log.truncate(start)
     diag_log = TrainLog(out / "adjustability_log.csv", ["step", *diagnostics.columns(recipe.style_layers)],
                         check_finite=False)
-    diag_log.truncate(start)
+    diag_rows = diag_log.truncate(start)
     guard = (DivergenceGuard(columns, diag_log.columns, schedule.divergence_factor)
              if schedule.divergence_factor > 0 else None)
+    if guard is not None:
+        # A resumed run's guard starts from the history an unbroken one would have: judged
+        # against five rows, a raw loss near zero (relu2_2's swirl term at 1e-7 to 2e-5 from one
+        # batch to the next) fired 5 steps after a resume at step 2,000 on a healthy run.
+        guard.warm(loss_rows, diag_rows)
     probe = runtime.images(cache.batch(list(range(min(4, len(cache))))))
     probe_alphas = runtime.upload(diagnostics.probe_alphas(recipe.n_alpha))
 
