@@ -461,12 +461,25 @@ def test_a_resumed_guard_judges_against_the_history_before_the_break():
     assert wild.fired is None
 
 
-def test_a_resume_warms_the_guard_with_the_kept_log(tmp_path, monkeypatch):
+def test_a_resume_warms_the_guard_with_the_kept_log(tmp_path, monkeypatch, content, style):
     """train() hands the guard the log rows before the checkpoint it resumes from."""
-    from arst import guard as guard_mod
+    from arst.guard import DivergenceGuard
     from arst.train import TrainLog
     log = TrainLog(tmp_path / "log.csv", ["step", "loss_content"])
     (tmp_path / "log.csv").write_text("step,loss_content\n1,0.5\n2,0.25\n3,0.125\n")
     assert log.truncate(3) == [[1.0, 0.5], [2.0, 0.25]]  # row 3 is past the checkpoint
     assert (tmp_path / "log.csv").read_text().splitlines() == ["step,loss_content", "1,0.5", "2,0.25"]
-    assert "guard.warm(loss_rows, diag_rows)" in Path(guard_mod.__file__).with_name("train.py").read_text()
+
+    warmed = []
+    warm = DivergenceGuard.warm
+
+    def spy(self, loss_rows, diag_rows):
+        warmed.append(([int(r[0]) for r in loss_rows], [int(r[0]) for r in diag_rows]))
+        warm(self, loss_rows, diag_rows)
+    monkeypatch.setattr(DivergenceGuard, "warm", spy)
+    recipe = _small("corrected")
+    train(content, style, tmp_path / "run", recipe, tiny(3, diagnostics_every=2), seed=3, progress=False)
+    train(content, style, tmp_path / "run", recipe, tiny(5, diagnostics_every=2), seed=3, progress=False)
+    # A fresh run warms with nothing; the resumed one with the rows before its checkpoint (step 3):
+    # the losses of steps 0 to 2 and the diagnostics of steps 0 and 2 (the end's, at 3, are dropped).
+    assert warmed == [([], []), ([0, 1, 2], [0, 2])]
