@@ -11,6 +11,7 @@ The data path, which must keep up with training, is timed on its own.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -376,13 +377,11 @@ def cpu_paths(paths: list[str], sizes: list[tuple[int, int]], iters: int, warmup
            "default": default.describe(), "default_path": "onnxruntime" if default.engine == "onnxruntime"
            else "eager", "sizes": [], "errors": []}
     alpha = torch.tensor([recipe.default_alpha], dtype=torch.float32)
-    int8 = []  # quantized once (its calibration does not depend on the frame's size)
 
+    @functools.cache  # quantized once: its calibration does not depend on the frame's size
     def int8_engine():
         from .export import OnnxStylizer, quantized
-        if not int8:
-            int8.append(OnnxStylizer(quantized(OnnxStylizer.from_model(build_model(recipe, seed)).proto)))
-        return int8[0]
+        return OnnxStylizer(quantized(OnnxStylizer.from_model(build_model(recipe, seed)).proto))
 
     for size in sizes:
         frame = synthetic_content(1, max(size), seed)[..., :size[0], :size[1]].float()

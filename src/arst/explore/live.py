@@ -186,7 +186,8 @@ class Explorer:
                 "seed": self.meta.get("seed"), "train_steps": self.meta.get("step"),
                 "loss_net": loss_net, "loss_net_words": loss_network_words(loss_net),
                 "layers": list(self.recipe.style_layers), "default_alpha": list(self.recipe.default_alpha),
-                "device": self.runtime.describe(), "preview": self.preview_note, "latency": {str(k): v for k, v in self.latency.items()},
+                "device": self.runtime.describe(), "preview": self.preview_note,
+                "latency": {str(k): v for k, v in self.latency.items()},
                 "sizes": list(SIZES), "default_size": self.default_size, "max_pixels": self.max_pixels,
                 "max_upload_bytes": self.max_upload_bytes, "updates": self.updates,
                 "dropped": self.gate.dropped, "pictures": self.picture_list()}
