@@ -431,37 +431,61 @@ def test_stylizer_warmup_ramps_the_stylizers_lr_and_leaves_the_conditioners():
         _small("corrected", stylizer_warmup=-1)
 
 
-# The swirl's raw relu2_2 loss of a healthy corrected run (seed 2, 48 px), steps 1,950 to 2,010:
+# The swirl's raw relu2_2 loss of a healthy corrected run (seed 2, 48 px), steps 1,900 to 2,010:
 # near zero, and two orders of magnitude apart from one batch to the next.
-RELU2_2_NEAR_ZERO = [2.8e-07, 1.1e-05, 6.3e-07, 7.4e-07, 9.2e-07, 1.1e-05, 1.9e-05, 1.1e-05, 1e-05, 1.4e-05, 1.4e-05,
-                     1.7e-05, 9.3e-06, 9.4e-06, 2.3e-05, 3.9e-07, 5.7e-07, 6.3e-08, 9e-06, 1.1e-05, 2e-05, 1.4e-05,
-                     2.1e-05, 3.6e-07, 5.7e-07, 1.4e-05, 7.7e-06, 8.9e-06, 4.1e-07, 7.9e-06, 2.7e-05, 2.7e-05, 8.1e-06,
-                     9.1e-07, 2.2e-05, 2.1e-05, 1.4e-05, 1e-05, 8.5e-06, 1.1e-05, 8.1e-07, 3.2e-05, 6.2e-07, 1e-05,
-                     2.4e-07, 9.6e-08, 8.4e-06, 7.4e-07, 5.1e-07, 8.2e-06, 6.7e-07, 9.6e-06, 3.6e-07, 1.4e-05, 6.9e-07,
-                     1.7e-05, 2.3e-05, 1e-05, 4.9e-07, 2.6e-07, 9.1e-08]
+RELU2_2_NEAR_ZERO = [8.4e-06, 2.2e-05, 1.1e-05, 8.6e-06, 1e-05, 1e-05, 2e-05, 8.8e-06, 1.8e-05, 2.2e-05, 2.4e-05,
+                     1.9e-05, 3e-05, 6.7e-07, 8.4e-06, 2.3e-05, 1e-05, 7.1e-07, 8.7e-06, 8.5e-07, 2.2e-05, 6.6e-07,
+                     1e-05, 1e-05, 8.9e-06, 1e-05, 2.7e-05, 4.6e-07, 3.5e-07, 3.1e-05, 2.1e-05, 3.4e-07, 6.1e-07,
+                     3.1e-07, 1.9e-07, 3.7e-07, 1.3e-05, 5.4e-08, 1.2e-07, 3.3e-05, 3.6e-07, 9e-06, 3.8e-07, 1.3e-05,
+                     1.3e-05, 6.7e-07, 9.1e-06, 1.7e-05, 4.7e-07, 1.4e-05, 2.8e-07, 1.1e-05, 6.3e-07, 7.4e-07,
+                     9.2e-07, 1.1e-05, 1.9e-05, 1.1e-05, 1e-05, 1.4e-05, 1.4e-05, 1.7e-05, 9.3e-06, 9.4e-06, 2.3e-05,
+                     3.9e-07, 5.7e-07, 6.3e-08, 9e-06, 1.1e-05, 2e-05, 1.4e-05, 2.1e-05, 3.6e-07, 5.7e-07, 1.4e-05,
+                     7.7e-06, 8.9e-06, 4.1e-07, 7.9e-06, 2.7e-05, 2.7e-05, 8.1e-06, 9.1e-07, 2.2e-05, 2.1e-05,
+                     1.4e-05, 1e-05, 8.5e-06, 1.1e-05, 8.1e-07, 3.2e-05, 6.2e-07, 1e-05, 2.4e-07, 9.6e-08, 8.4e-06,
+                     7.4e-07, 5.1e-07, 8.2e-06, 6.7e-07, 9.6e-06, 3.6e-07, 1.4e-05, 6.9e-07, 1.7e-05, 2.3e-05, 1e-05,
+                     4.9e-07, 2.6e-07, 9.1e-08]
 
 
 def test_a_resumed_guard_judges_against_the_history_before_the_break():
     from arst.guard import DivergenceGuard
-    rows = [[1950 + k, value] for k, value in enumerate(RELU2_2_NEAR_ZERO)]
-    before, after = rows[:50], rows[50:]  # the break at step 2,000
+    rows = [[1900 + k, value] for k, value in enumerate(RELU2_2_NEAR_ZERO)]
+    before, after = rows[:100], rows[100:]  # the break at step 2,000
 
     def guard():
         return DivergenceGuard(["step", "loss_relu2_2"], ["step"], factor=10)
     resumed = guard()
-    resumed.warm(before, [])  # what train() gives a guard after a resume: the log up to the checkpoint
+    resumed.replay(before, [], every=20)  # what train() gives a guard after a resume: the log up to the checkpoint
     assert resumed.fired is None and resumed.check(after, []) is None
     # Judged against the five rows after the break alone, the same run "diverged".
     cold = guard()
     # (The run itself logged this: "loss_relu2_2 = 1.686e-05, over 10x its recent median (6.921e-07)".)
     assert cold.check(after, []) == (2005, "loss_relu2_2 = 1.7e-05, over 10x its recent median (6.9e-07)")
-    # Warming judges nothing, however wild the rows.
+
+
+def test_a_replay_judges_the_history_in_the_chunks_the_run_judged_it():
+    from arst.guard import DivergenceGuard
+
+    def guard():
+        return DivergenceGuard(["step", "loss_content"], ["step", "saturated_fraction"], factor=10)
+    # A NaN in the history is found at its step, and the first firing is kept.
     wild = guard()
-    wild.warm([[1, 1.0]] * 5 + [[6, float("nan")], [7, 1e9]], [])
-    assert wild.fired is None
+    wild.replay([[step, 1.0] for step in range(6)] + [[6, float("nan")], [7, 1e9]], [], every=4)
+    assert wild.fired == (6, "loss_content = nan")
+    # Rows are judged a log_every chunk at a time, losses before diagnostics, as train() hands
+    # them over: the diagnostic of step 4 (59% saturated, over its 20% floor and 10x its 1%)
+    # shares the chunk of steps 4-7 with the loss jump at step 7, and the losses are read first.
+    losses = [[step, 1.0] for step in range(7)] + [[7, 50.0]]
+    saturated = [[0, 0.01], [4, 0.59]]
+    chunked = guard()
+    chunked.replay(losses, saturated, every=4)
+    assert chunked.fired == (7, "loss_content = 50, over 10x its recent median (1)")
+    # In chunks of 2 the diagnostic's chunk (steps 4-5) comes first.
+    pairs = guard()
+    pairs.replay(losses, saturated, every=2)
+    assert pairs.fired[0] == 4 and pairs.fired[1].startswith("saturated_fraction = 0.59")
 
 
-def test_a_resume_warms_the_guard_with_the_kept_log(tmp_path, monkeypatch, content, style):
+def test_a_resume_replays_the_kept_log_to_the_guard(tmp_path, monkeypatch, content, style):
     """train() hands the guard the log rows before the checkpoint it resumes from."""
     from arst.guard import DivergenceGuard
     from arst.train import TrainLog
@@ -470,16 +494,36 @@ def test_a_resume_warms_the_guard_with_the_kept_log(tmp_path, monkeypatch, conte
     assert log.truncate(3) == [[1.0, 0.5], [2.0, 0.25]]  # row 3 is past the checkpoint
     assert (tmp_path / "log.csv").read_text().splitlines() == ["step,loss_content", "1,0.5", "2,0.25"]
 
-    warmed = []
-    warm = DivergenceGuard.warm
+    replayed = []
+    replay = DivergenceGuard.replay
 
-    def spy(self, loss_rows, diag_rows):
-        warmed.append(([int(r[0]) for r in loss_rows], [int(r[0]) for r in diag_rows]))
-        warm(self, loss_rows, diag_rows)
-    monkeypatch.setattr(DivergenceGuard, "warm", spy)
+    def spy(self, loss_rows, diag_rows, every):
+        replayed.append(([int(r[0]) for r in loss_rows], [int(r[0]) for r in diag_rows], every))
+        replay(self, loss_rows, diag_rows, every)
+    monkeypatch.setattr(DivergenceGuard, "replay", spy)
     recipe = _small("corrected")
     train(content, style, tmp_path / "run", recipe, tiny(3, diagnostics_every=2), seed=3, progress=False)
     train(content, style, tmp_path / "run", recipe, tiny(5, diagnostics_every=2), seed=3, progress=False)
-    # A fresh run warms with nothing; the resumed one with the rows before its checkpoint (step 3):
-    # the losses of steps 0 to 2 and the diagnostics of steps 0 and 2 (the end's, at 3, are dropped).
-    assert warmed == [([], []), ([0, 1, 2], [0, 2])]
+    # A fresh run replays nothing; the resumed one with the rows before its checkpoint (step 3):
+    # the losses of steps 0 to 2 and the diagnostics of steps 0 and 2 (the end's, at 3, are dropped),
+    # in the chunks the run flushed them in (log_every).
+    every = tiny(5).log_every
+    assert replayed == [([], [], every), ([0, 1, 2], [0, 2], every)]
+
+
+def test_a_resume_clears_a_divergence_its_log_does_not_show(tmp_path, content, style, caplog):
+    """A checkpoint whose older guard fired by mistake (the 5,000-step swirl run recorded step
+    2,005) is judged again from its log when it resumes: the healthy log clears the record."""
+    from arst import checkpoint
+    recipe, run = _small("corrected"), tmp_path / "run"
+    train(content, style, run, recipe, tiny(3, diagnostics_every=2), seed=3, progress=False)
+    state = checkpoint.load(run / "checkpoint.pt")
+    assert state["diverged_at"] is None
+    checkpoint.save(run / "checkpoint.pt", {**state, "diverged_at": 2})  # what the older guard wrote
+    caplog.set_level("WARNING", logger="arst")
+    train(content, style, run, recipe, tiny(5, diagnostics_every=2), seed=3, progress=False)
+    assert checkpoint.load(run / "model.pt")["diverged_at"] is None
+    assert checkpoint.load(run / "checkpoint.pt")["diverged_at"] is None
+    said = [r.getMessage() for r in caplog.records if "replaying its log" in r.getMessage()]
+    assert said == [f"{run / 'checkpoint.pt'} recorded a divergence at step 2; the guard, replaying its log up "
+                    f"to step 3, finds no divergence: the log's verdict stands"]

@@ -62,10 +62,17 @@ class DivergenceGuard:
             self.fired = (step, f"{name} = {value}")
         seen.append(value)
 
-    def warm(self, loss_rows: list[list[float]], diag_rows: list[list[float]]) -> None:
-        """Take rows already judged (a resumed run's log up to its checkpoint) into the history
-        without judging them again: the guard then goes on as it would have without the break."""
-        self.check(loss_rows, diag_rows, judge=False)
+    def replay(self, loss_rows: list[list[float]], diag_rows: list[list[float]], every: int) -> None:
+        """Judge a resumed run's log up to its checkpoint as the run judged it, `every` (its
+        log_every) steps at a time: the guard then goes on as it would have without the break,
+        and its verdict on the past (`fired`) is today's guard's, not the one the checkpoint
+        recorded (a guard since fixed may have fired on that history by mistake)."""
+        chunks: dict[int, tuple[list, list]] = {}
+        for rows, side in ((loss_rows, 0), (diag_rows, 1)):
+            for row in rows:
+                chunks.setdefault(int(row[0]) // every, ([], []))[side].append(row)
+        for key in sorted(chunks):
+            self.check(*chunks[key])
 
     def check(self, loss_rows: list[list[float]], diag_rows: list[list[float]], judge: bool = True
               ) -> tuple[int, str] | None:

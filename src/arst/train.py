@@ -343,8 +343,18 @@ def train(content: str | Path, style: str | Path, out_dir: str | Path, recipe: R
     if guard is not None:
         # A resumed run's guard starts from the history an unbroken one would have: judged
         # against five rows, a raw loss near zero (relu2_2's swirl term at 1e-7 to 2e-5 from one
-        # batch to the next) fired 5 steps after a resume at step 2,000 on a healthy run.
-        guard.warm(loss_rows, diag_rows)
+        # batch to the next) fired 5 steps after a resume at step 2,000 on a healthy run. The
+        # replay also judges that history again: the log, not the checkpoint, says whether the
+        # run diverged, so a false alarm recorded by an older guard is cleared when it resumes.
+        recorded = diverged_at
+        guard.replay(loss_rows, diag_rows, log_every)
+        diverged_at = guard.fired[0] if guard.fired else None
+        if recorded != diverged_at:
+            def said(step: int | None) -> str:
+                return "no divergence" if step is None else f"a divergence at step {step}"
+            found = f"{said(diverged_at)} ({guard.fired[1]})" if guard.fired else said(None)
+            log.warning("%s recorded %s; the guard, replaying its log up to step %d, finds %s: the log's verdict "
+                        "stands", ckpt_path, said(recorded), start, found)
     probe = runtime.images(cache.batch(list(range(min(4, len(cache))))))
     probe_alphas = runtime.upload(diagnostics.probe_alphas(recipe.n_alpha))
 
